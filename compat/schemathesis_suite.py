@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Schemathesis (pinned 4.32.5 by run.sh) against a running Ferry server, v20111101 spec.
+
+Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional FERRY_COMPAT_ST_MAX_EXAMPLES (default 25),
+FERRY_COMPAT_ST_PHASES (default examples,coverage,fuzzing,stateful), FERRY_COMPAT_ST_SEED,
+FERRY_COMPAT_ST_WORKERS (default 1), FERRY_COMPAT_ST_REPORT_DIR (JUnit report goes there).
+Extra command-line arguments are passed on to `st run`.
+
+Paths like /users/{user_guid}/members/{member_guid} only get past 404 with real guids, so this
+script first creates a user with a member (plus a spare user and member for the delete
+operations) through plain HTTP, then
+  * writes a copy of the spec whose path-parameter `example`s are those guids (the examples and
+    coverage phases draw on examples), deleteUser/deleteMember getting the spare ones;
+  * writes a schemathesis.toml binding the path parameters to fuzz dictionaries holding the same
+    guids (the fuzzing phase uses them for 90% of values, the rest stay random);
+and runs `st run`; the stateful phase follows the links Schemathesis infers (createUser -> readUser...).
+Only 5xx responses and schema violations of *declared* responses fail; undeclared statuses such as
+400/404/409 with {"error": {...}} bodies are not checked.
+"""
+import base64
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+
+import yaml  # PyYAML, a dependency of schemathesis
+
+HERE = pathlib.Path(__file__).resolve().parent
+SPEC = (HERE / "../../shared/reference/mx-openapi/v20111101.yml").resolve()
+OPERATIONS = [
+    "createUser", "readUser", "updateUser", "deleteUser", "listUsers",
+    "listInstitutions", "listFavoriteInstitutions", "readInstitution", "listInstitutionCredentials",
+    "createMember", "readMember", "updateMember", "deleteMember", "listMembers",
+    "readMemberStatus", "listMemberCredentials", "listMemberChallenges",
+]
+CHECKS = "not_a_server_error,response_schema_conformance"
+LOGIN_CRD = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1"
+PASSWORD_CRD = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d"
+
+URL = os.environ.get("FERRY_URL", "http://127.0.0.1:8080").rstrip("/")
+CLIENT_ID = os.environ["FERRY_CLIENT_ID"]
+API_KEY = os.environ["FERRY_API_KEY"]
+AUTH = "Basic " + base64.b64encode(f"{CLIENT_ID}:{API_KEY}".encode()).decode()
+
+
+def call(method, path, body=None):
+    req = urllib.request.Request(URL + path, method=method, data=json.dumps(body).encode() if body else None,
+                                 headers={"Authorization": AUTH, "Content-Type": "application/json",
+                                          "Accept": "application/vnd.mx.api.v1+json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def seed():
+    run = uuid.uuid4().hex[:10]
+
+    def user(tag):
+        return call("POST", "/users", {"user": {"id": f"st-{tag}-{run}", "metadata": "schemathesis"}})["user"]["guid"]
+
+    def member(user_guid, password):
+        body = {"member": {"institution_code": "mxbank", "skip_aggregation": True, "credentials": [
+            {"guid": LOGIN_CRD, "value": "mxuser"}, {"guid": PASSWORD_CRD, "value": password}]}}
+        return call("POST", f"/users/{user_guid}/members", body)["member"]["guid"]
+
+    main_user, doomed_user = user("main"), user("doomed")
+    return dict(user=main_user, member=member(main_user, f"st-{run}"),
+                doomed_user=doomed_user, doomed_member=member(main_user, f"st-doomed-{run}"))
+
+
+def patched_spec(ids, dest):
+    """Copy of SPEC with the guids as path-parameter examples; deletes get the spare objects."""
+    spec = yaml.safe_load(SPEC.read_text())
+    params = spec["components"]["parameters"]
+    params["userGuid"]["example"] = ids["user"]
+    params["memberGuid"]["example"] = ids["member"]
+    doomed = {"deleteUser": ("userGuid", ids["doomed_user"]), "deleteMember": ("memberGuid", ids["doomed_member"])}
+    for item in spec["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") in doomed:
+                name, guid = doomed[op["operationId"]]
+                op["parameters"] = [dict(params[name], example=guid)
+                                    if p.get("$ref") == f"#/components/parameters/{name}" else p
+                                    for p in op["parameters"]]
+    dest.write_text(json.dumps(spec))
+    return dest
+
+
+def toml_list(values):
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def config(ids):
+    # Dictionaries feed real values; the 0.1 left over keeps random (mostly 404) ones in the mix.
+    return f"""
+[auth]
+basic = {{ username = "${{FERRY_CLIENT_ID}}", password = "${{FERRY_API_KEY}}" }}
+
+[dictionaries.users]
+values = {toml_list([ids["user"]])}
+[dictionaries.members]
+values = {toml_list([ids["member"]])}
+[dictionaries.institutions]
+values = ["mxbank", "mx_bank_oauth"]
+[dictionaries.credentials]
+values = {toml_list([LOGIN_CRD, PASSWORD_CRD])}
+
+[parameters]
+"path.user_guid" = {{ dictionary = "users", probability = 0.9 }}
+"path.member_guid" = {{ dictionary = "members", probability = 0.9 }}
+"path.institution_code" = {{ dictionary = "institutions", probability = 0.9 }}
+"body.member.institution_code" = {{ dictionary = "institutions", probability = 0.7 }}
+"body.member.credentials[*].guid" = {{ dictionary = "credentials", probability = 0.7 }}
+
+# Deletes always get objects of their own (a plain value is forced in every phase; the examples
+# phase would otherwise also try the main user's guid), so the rest of the run keeps its user and member.
+[[operations]]
+include-operation-id = "deleteUser"
+parameters = {{ "path.user_guid" = {json.dumps(ids["doomed_user"])} }}
+
+[[operations]]
+include-operation-id = "deleteMember"
+parameters = {{ "path.member_guid" = {json.dumps(ids["doomed_member"])} }}
+
+[phases.stateful]
+max-steps = 20
+"""
+
+
+def main():
+    if not SPEC.is_file():
+        sys.exit(f"spec not found: {SPEC}")
+    ids = seed()
+    print(f"schemathesis seed objects: {json.dumps(ids)}", flush=True)
+    print(f"spec: {SPEC} (path-parameter examples replaced by the objects above)", flush=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ferry-st-"))
+    try:
+        (work / "schemathesis.toml").write_text(config(ids))
+        spec = patched_spec(ids, work / "v20111101.json")
+        st = shutil.which("st", path=os.path.dirname(sys.executable)) or shutil.which("st") or "st"
+        cmd = [st, "--config-file", str(work / "schemathesis.toml"), "run", str(spec),
+               "--url", URL,
+               "--checks", CHECKS,
+               "--max-examples", os.environ.get("FERRY_COMPAT_ST_MAX_EXAMPLES", "25"),
+               "--phases", os.environ.get("FERRY_COMPAT_ST_PHASES", "examples,coverage,fuzzing,stateful"),
+               "--workers", os.environ.get("FERRY_COMPAT_ST_WORKERS", "1"),
+               "--generation-database", "none",
+               "--request-timeout", "30",
+               "--no-color"]
+        for op in OPERATIONS:
+            cmd += ["--include-operation-id", op]
+        if os.environ.get("FERRY_COMPAT_ST_SEED"):
+            cmd += ["--seed", os.environ["FERRY_COMPAT_ST_SEED"]]
+        if os.environ.get("FERRY_COMPAT_ST_REPORT_DIR"):
+            cmd += ["--report", "junit", "--report-dir", os.environ["FERRY_COMPAT_ST_REPORT_DIR"]]
+        cmd += sys.argv[1:]
+        print("+ " + " ".join(cmd), flush=True)
+        return subprocess.call(cmd, cwd=work)  # cwd: keeps stray .hypothesis/ reports out of the repo
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

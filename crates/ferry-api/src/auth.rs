@@ -1,0 +1,42 @@
+//! HTTP Basic authentication of a client (`client_id:api_key`).
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ferry_core::Service;
+use ferry_domain::Client;
+
+use crate::ApiError;
+
+/// The authenticated client of a request.
+pub struct Auth(pub Client);
+
+impl FromRequestParts<Service> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Service,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = || ApiError::from(ferry_core::Error::Unauthorized);
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "authentication required: HTTP Basic with client_id:api_key",
+            )
+        })?;
+        let value = value.to_str().map_err(|_| unauthorized())?;
+        let encoded = value
+            .strip_prefix("Basic ")
+            .or_else(|| value.strip_prefix("basic "))
+            .ok_or_else(unauthorized)?;
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| unauthorized())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
+        let (id, key) = decoded.split_once(':').ok_or_else(unauthorized)?;
+        Ok(Auth(service.authenticate(id, key).await?))
+    }
+}

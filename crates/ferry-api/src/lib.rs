@@ -1,0 +1,70 @@
+//! Ferry's HTTP face. Each API dialect is a module that owns its paths, JSON shapes, media
+//! types and error bodies over the same [`ferry_core::Service`]; only this crate knows HTTP.
+
+mod auth;
+mod error;
+mod extract;
+mod platform;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ferry_core::Service;
+
+pub use error::ApiError;
+
+/// The largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The whole HTTP application.
+pub fn router(service: Service) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .merge(platform::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::internal("the server hit an unexpected condition").into_response()
+        }))
+        .with_state(service)
+}
+
+/// Liveness: answers without authentication or a database round trip.
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// One line per request: method, route template (not the raw path, which may carry partner
+/// ids), status and latency. Bodies and headers are never logged.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "<unmatched>".into());
+    let response = next.run(req).await;
+    tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}

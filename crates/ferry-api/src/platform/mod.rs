@@ -1,0 +1,69 @@
+//! The MX Platform API, v20111101 (the default) and v20250224 (`Accept-Version`). Both share
+//! paths; the version decides how path identifiers are read (v20250224 takes a guid or a
+//! partner id) and which JSON shapes are served.
+
+mod institutions;
+mod json;
+mod members;
+mod users;
+
+use axum::Router;
+use axum::routing::get;
+use ferry_core::{MemberRef, Service, UserRef};
+
+use crate::ApiError;
+use crate::extract::Version;
+
+pub fn routes() -> Router<Service> {
+    Router::new()
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{user}",
+            get(users::read).put(users::update).delete(users::delete),
+        )
+        .route(
+            "/users/{user}/members",
+            get(members::list).post(members::create),
+        )
+        .route(
+            "/users/{user}/members/{member}",
+            get(members::read)
+                .put(members::update)
+                .delete(members::delete),
+        )
+        .route(
+            "/users/{user}/members/{member}/status",
+            get(members::status),
+        )
+        .route(
+            "/users/{user}/members/{member}/credentials",
+            get(members::credentials),
+        )
+        .route(
+            "/users/{user}/members/{member}/challenges",
+            get(members::challenges),
+        )
+        .route("/institutions", get(institutions::list))
+        .route("/institutions/favorites", get(institutions::favorites))
+        .route("/institutions/{institution}", get(institutions::read))
+        .route(
+            "/institutions/{institution}/credentials",
+            get(institutions::credentials),
+        )
+}
+
+/// Reads a `{user}` path segment as the version allows.
+fn user_ref(v: Version, s: &str) -> Result<UserRef, ApiError> {
+    match v {
+        Version::V20111101 => Ok(UserRef::guid_only(s)?),
+        Version::V20250224 => Ok(UserRef::guid_or_id(s)),
+    }
+}
+
+/// Reads a `{member}` path segment as the version allows.
+fn member_ref(v: Version, s: &str) -> Result<MemberRef, ApiError> {
+    match v {
+        Version::V20111101 => Ok(MemberRef::guid_only(s)?),
+        Version::V20250224 => Ok(MemberRef::guid_or_id(s)),
+    }
+}

@@ -1,0 +1,50 @@
+//! The one error type at the service boundary; each API dialect maps it to its status codes.
+
+use ferry_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is wrong; the message names the field and the problem.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the client id and API key do not match")]
+    Unauthorized,
+    /// No such object for this client. The payload names the kind of object.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An object with these attributes exists; `guid` names it when the caller may see it.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        guid: Option<String>,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(table) => Error::Conflict {
+                message: format!("a conflicting {table} record already exists"),
+                guid: None,
+            },
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::BadRequest(message.into())
+    }
+
+    /// True for errors that are the server's fault (logged with their cause, answered with 500).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Internal(_) | Error::Store(_))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,106 @@
+//! The institution catalog, shared by all clients; favorites are per client.
+
+use ferry_domain::{
+    Client, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest,
+};
+use ferry_store::InstitutionFilter;
+
+use crate::{Error, Result, Service, validate};
+
+/// How a path names an institution: by code, or (v20250224 credentials) by code or guid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstitutionRef {
+    Code(String),
+    Guid(InstitutionGuid),
+}
+
+impl InstitutionRef {
+    pub fn code_or_guid(s: &str) -> Self {
+        match InstitutionGuid::parse(s) {
+            Ok(g) => InstitutionRef::Guid(g),
+            Err(_) => InstitutionRef::Code(s.to_owned()),
+        }
+    }
+}
+
+impl Service {
+    pub async fn list_institutions(
+        &self,
+        filter: &InstitutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Institution>> {
+        validate::opt_text("name", filter.name.as_deref(), 255)?;
+        for c in &filter.iso_country_codes {
+            validate::text("iso_country_code", c, 8)?;
+        }
+        Ok(self.db().list_institutions(filter, page).await?)
+    }
+
+    pub async fn list_favorite_institutions(
+        &self,
+        client: &Client,
+        iso: &[String],
+        page: PageRequest,
+    ) -> Result<Page<Institution>> {
+        for c in iso {
+            validate::text("iso_country_code", c, 8)?;
+        }
+        Ok(self
+            .db()
+            .list_favorite_institutions(&client.id, iso, page)
+            .await?)
+    }
+
+    /// Sets a client's favorites by institution code, in order.
+    pub async fn set_favorite_institutions(&self, client: &Client, codes: &[String]) -> Result<()> {
+        let mut guids = Vec::with_capacity(codes.len());
+        for code in codes {
+            guids.push(
+                self.get_institution(&InstitutionRef::code_or_guid(code))
+                    .await?
+                    .guid,
+            );
+        }
+        Ok(self
+            .db()
+            .set_favorite_institutions(&client.id, &guids)
+            .await?)
+    }
+
+    pub async fn get_institution(&self, r: &InstitutionRef) -> Result<Institution> {
+        let found = match r {
+            InstitutionRef::Code(code) => {
+                if code.contains('\0') || code.len() > 255 {
+                    return Err(Error::NotFound("institution"));
+                }
+                self.db().get_institution_by_code(code).await?
+            }
+            InstitutionRef::Guid(g) => self.db().get_institution(g).await?,
+        };
+        found.ok_or(Error::NotFound("institution"))
+    }
+
+    pub async fn institution_credentials(
+        &self,
+        r: &InstitutionRef,
+    ) -> Result<(Institution, Vec<InstitutionCredential>)> {
+        let inst = self.get_institution(r).await?;
+        let creds = self.db().list_institution_credentials(&inst.guid).await?;
+        Ok((inst, creds))
+    }
+}
+
+/// Pages a list that is already in memory (short lists such as credential fields).
+pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest) -> Page<T> {
+    let total = items.len() as i64;
+    let items = items
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.per_page as usize)
+        .collect();
+    Page {
+        items,
+        request: page,
+        total_entries: total,
+    }
+}

@@ -1,0 +1,609 @@
+//! Members: a user's connection to one institution. Credentials are checked against the
+//! institution's fields, sealed before they reach the store, and fingerprinted so that the
+//! database itself refuses a duplicate member.
+
+use base64::Engine;
+use ferry_domain::{
+    Client, ConnectionStatus, Institution, InstitutionCredential, Member, MemberGuid, NewMember,
+    Page, PageRequest, Secret, SubmittedCredential, UseCase, User,
+};
+use ferry_store::{MemberFilter, SealedCredentials, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::institutions::{InstitutionRef, page_of};
+use crate::validate::{self, ID_MAX, METADATA_MAX};
+use crate::{Error, Result, Service, UserRef};
+
+/// The fingerprint of every OAuth member: the duplicate guard then allows one OAuth member per
+/// user and institution.
+const OAUTH_FINGERPRINT: &str = "oauth";
+
+/// The longest `X-CALLBACK-PAYLOAD` MX accepts.
+pub const CALLBACK_PAYLOAD_MAX: usize = 1024;
+
+/// A new member, and whether the caller asked for aggregation (which decides 202 over 200).
+#[derive(Debug, Clone)]
+pub struct CreatedMember {
+    pub member: Member,
+    pub aggregation_requested: bool,
+}
+
+/// The fields of a member update; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct MemberPatch {
+    pub credentials: Option<Vec<SubmittedCredential>>,
+    pub id: Option<Option<String>>,
+    pub metadata: Option<Option<String>>,
+    pub background_aggregation_is_disabled: Option<bool>,
+    pub use_cases: Option<Vec<UseCase>>,
+    pub skip_aggregation: Option<bool>,
+    pub callback_payload: Option<String>,
+}
+
+impl MemberPatch {
+    pub fn is_empty(&self) -> bool {
+        self.credentials.is_none()
+            && self.id.is_none()
+            && self.metadata.is_none()
+            && self.background_aggregation_is_disabled.is_none()
+            && self.use_cases.is_none()
+            && self.skip_aggregation.is_none()
+    }
+}
+
+/// How a path names a member.
+pub fn member_ref_guid_only(s: &str) -> Result<MemberRef> {
+    MemberGuid::parse(s)
+        .map(MemberRef::Guid)
+        .map_err(|_| Error::NotFound("member"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    Guid(MemberGuid),
+    Id(String),
+}
+
+impl MemberRef {
+    pub fn guid_only(s: &str) -> Result<Self> {
+        member_ref_guid_only(s)
+    }
+
+    pub fn guid_or_id(s: &str) -> Self {
+        match MemberGuid::parse(s) {
+            Ok(g) => MemberRef::Guid(g),
+            Err(_) => MemberRef::Id(s.to_owned()),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCredential {
+    guid: String,
+    value: String,
+}
+
+/// Checks an `X-CALLBACK-PAYLOAD` header: base64, at most 1,024 characters.
+pub fn check_callback_payload(value: &str) -> Result<()> {
+    if value.len() > CALLBACK_PAYLOAD_MAX {
+        return Err(Error::bad_request(format!(
+            "X-CALLBACK-PAYLOAD is longer than {CALLBACK_PAYLOAD_MAX} characters"
+        )));
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let url_safe = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    if value.is_empty() || (engine.decode(value).is_err() && url_safe.decode(value).is_err()) {
+        return Err(Error::bad_request(
+            "X-CALLBACK-PAYLOAD must be a base64 string",
+        ));
+    }
+    Ok(())
+}
+
+fn check_use_cases(_: &[UseCase]) -> Result<()> {
+    Ok(())
+}
+
+impl Service {
+    pub async fn create_member(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        new: NewMember,
+    ) -> Result<CreatedMember> {
+        let user = self.get_user(client, user).await?;
+        if let Some(id) = &new.id {
+            validate::partner_id("member.id", id, MemberGuid::PREFIX)?;
+        }
+        validate::opt_text("member.metadata", new.metadata.as_deref(), METADATA_MAX)?;
+        validate::opt_text(
+            "client_redirect_url",
+            new.client_redirect_url.as_deref(),
+            2048,
+        )?;
+        validate::opt_text("referral_source", new.referral_source.as_deref(), 16)?;
+        validate::opt_text(
+            "ui_message_webview_url_scheme",
+            new.ui_message_webview_url_scheme.as_deref(),
+            255,
+        )?;
+        if let Some(p) = &new.callback_payload {
+            check_callback_payload(p)?;
+        }
+        if let Some(r) = &new.referral_source {
+            if r != "APP" && r != "BROWSER" {
+                return Err(Error::bad_request("referral_source must be APP or BROWSER"));
+            }
+        }
+        check_use_cases(&new.use_cases)?;
+        if new.institution.is_empty() {
+            return Err(Error::bad_request("member.institution_code is required"));
+        }
+        let institution = self
+            .get_institution(&InstitutionRef::code_or_guid(&new.institution))
+            .await?;
+        for p in &new.products {
+            if !institution.supports(*p) {
+                return Err(Error::bad_request(format!(
+                    "data_request.products: institution `{}` does not support `{}`",
+                    institution.code,
+                    p.as_str()
+                )));
+            }
+        }
+
+        let guid = MemberGuid::from_uuid(self.uuid());
+        let fields = self
+            .db()
+            .list_institution_credentials(&institution.guid)
+            .await?;
+        let (status, credential_guids, sealed) = if new.is_oauth {
+            if !institution.supports_oauth {
+                return Err(Error::bad_request(format!(
+                    "institution `{}` does not support OAuth; is_oauth must be false",
+                    institution.code
+                )));
+            }
+            if !new.credentials.is_empty() {
+                return Err(Error::bad_request(
+                    "member.credentials must be empty when is_oauth is true",
+                ));
+            }
+            let sealed = SealedCredentials {
+                key_id: String::new(),
+                sealed: String::new(),
+                fingerprint: OAUTH_FINGERPRINT.into(),
+            };
+            (ConnectionStatus::PENDING, Vec::new(), sealed)
+        } else {
+            if fields.is_empty() && institution.supports_oauth {
+                return Err(Error::bad_request(format!(
+                    "institution `{}` connects only through OAuth; create the member with is_oauth: true",
+                    institution.code
+                )));
+            }
+            let values = check_credentials(&institution, &fields, &new.credentials, &[])?;
+            let sealed = self.seal_credentials(&guid, &user, &institution, &fields, &values);
+            (
+                ConnectionStatus::CREATED,
+                values.iter().map(|(f, _)| f.guid.clone()).collect(),
+                sealed,
+            )
+        };
+
+        let now = self.now();
+        let member = Member {
+            guid,
+            client_id: client.id.clone(),
+            user_guid: user.guid.clone(),
+            user_id: user.id.clone(),
+            id: new.id,
+            institution_guid: institution.guid.clone(),
+            institution_code: institution.code.clone(),
+            name: institution.name.clone(),
+            metadata: new.metadata,
+            connection_status: status,
+            connection_status_message: status.default_message().map(str::to_owned),
+            is_oauth: new.is_oauth,
+            oauth_window_uri: None,
+            is_being_aggregated: false,
+            is_authenticated: false,
+            has_processed_accounts: false,
+            has_processed_transactions: false,
+            has_processed_account_numbers: false,
+            aggregated_at: None,
+            successfully_aggregated_at: None,
+            background_aggregation_is_disabled: new.background_aggregation_is_disabled,
+            needs_updated_credentials: false,
+            use_cases: new.use_cases,
+            products: new.products,
+            most_recent_job_guid: None,
+            most_recent_job_detail_code: None,
+            client_redirect_url: new.client_redirect_url,
+            enable_app2app: new.enable_app2app,
+            referral_source: new.referral_source,
+            ui_message_webview_url_scheme: new.ui_message_webview_url_scheme,
+            callback_payload: new.callback_payload,
+            credential_guids,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.db().insert_member(&member, &sealed).await {
+            Ok(()) => Ok(CreatedMember {
+                aggregation_requested: !new.skip_aggregation && !member.is_oauth,
+                member,
+            }),
+            Err(StoreError::Conflict(_)) => Err(self
+                .member_conflict(
+                    client,
+                    &user,
+                    &institution,
+                    &sealed.fingerprint,
+                    member.id.as_deref(),
+                )
+                .await?),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Explains a refused member write: a duplicate of an existing member (named by guid), or
+    /// a partner id already in use.
+    async fn member_conflict(
+        &self,
+        client: &Client,
+        user: &User,
+        institution: &Institution,
+        fingerprint: &str,
+        id: Option<&str>,
+    ) -> Result<Error> {
+        if let Some(existing) = self
+            .db()
+            .find_member_by_fingerprint(&user.guid, &institution.guid, fingerprint)
+            .await?
+        {
+            let message = if fingerprint == OAUTH_FINGERPRINT {
+                format!(
+                    "the user already has an OAuth member for institution `{}`",
+                    institution.code
+                )
+            } else {
+                format!(
+                    "a member with these credentials already exists for this user and institution `{}`",
+                    institution.code
+                )
+            };
+            return Ok(Error::Conflict {
+                message,
+                guid: Some(existing.into_string()),
+            });
+        }
+        let existing = match id {
+            Some(id) => self
+                .db()
+                .get_member_by_id(&client.id, &user.guid, id)
+                .await?
+                .map(|m| m.guid.into_string()),
+            None => None,
+        };
+        Ok(Error::Conflict {
+            message: format!(
+                "a member with id `{}` already exists",
+                id.unwrap_or_default()
+            ),
+            guid: existing,
+        })
+    }
+
+    fn seal_credentials(
+        &self,
+        member: &MemberGuid,
+        user: &User,
+        institution: &Institution,
+        fields: &[InstitutionCredential],
+        values: &[(InstitutionCredential, Secret)],
+    ) -> SealedCredentials {
+        let _ = fields;
+        let stored: Vec<StoredCredential> = values
+            .iter()
+            .map(|(f, v)| StoredCredential {
+                guid: f.guid.to_string(),
+                value: v.expose().to_owned(),
+            })
+            .collect();
+        let plaintext = serde_json::to_vec(&stored).unwrap_or_default();
+        let keyring = &self.inner.keyring;
+        let (key_id, sealed) = keyring.seal(member.as_str().as_bytes(), &plaintext);
+        let mut parts: Vec<Vec<u8>> = vec![
+            user.guid.as_str().as_bytes().to_vec(),
+            institution.guid.as_str().as_bytes().to_vec(),
+        ];
+        for (f, v) in values {
+            parts.push(f.guid.as_str().as_bytes().to_vec());
+            parts.push(normalize(f, v.expose()).into_bytes());
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        SealedCredentials {
+            key_id,
+            sealed,
+            fingerprint: keyring.fingerprint(&refs),
+        }
+    }
+
+    /// Opens a member's stored credentials (for connectors and for merging updates).
+    async fn open_credentials(&self, member: &Member) -> Result<Vec<(String, Secret)>> {
+        let Some(sealed) = self.db().get_member_credentials(&member.guid).await? else {
+            return Ok(Vec::new());
+        };
+        if sealed.sealed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plain = self
+            .inner
+            .keyring
+            .open(
+                &sealed.key_id,
+                &sealed.sealed,
+                member.guid.as_str().as_bytes(),
+            )
+            .map_err(|e| Error::Internal(format!("member {}: {e}", member.guid)))?;
+        let stored: Vec<StoredCredential> = serde_json::from_slice(&plain).map_err(|_| {
+            Error::Internal(format!(
+                "member {}: sealed credentials are malformed",
+                member.guid
+            ))
+        })?;
+        Ok(stored
+            .into_iter()
+            .map(|c| (c.guid, Secret::new(c.value)))
+            .collect())
+    }
+
+    pub async fn get_member(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+    ) -> Result<Member> {
+        let user = self.get_user(client, user).await?;
+        self.find_member(client, &user, member).await
+    }
+
+    async fn find_member(
+        &self,
+        client: &Client,
+        user: &User,
+        member: &MemberRef,
+    ) -> Result<Member> {
+        let found = match member {
+            MemberRef::Guid(g) => self.db().get_member(&client.id, &user.guid, g).await?,
+            MemberRef::Id(id) => {
+                validate::text("member id", id, ID_MAX).map_err(|_| Error::NotFound("member"))?;
+                self.db()
+                    .get_member_by_id(&client.id, &user.guid, id)
+                    .await?
+            }
+        };
+        found.ok_or(Error::NotFound("member"))
+    }
+
+    pub async fn list_members(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        use_case: Option<UseCase>,
+        page: PageRequest,
+    ) -> Result<Page<Member>> {
+        let user = self.get_user(client, user).await?;
+        Ok(self
+            .db()
+            .list_members(&client.id, &user.guid, &MemberFilter { use_case }, page)
+            .await?)
+    }
+
+    /// Applies an update. New credentials are merged over the stored ones (a caller may send
+    /// only the password), checked, resealed, and move the member to UPDATED.
+    pub async fn update_member(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+        patch: MemberPatch,
+    ) -> Result<Member> {
+        if patch.is_empty() {
+            return Err(Error::bad_request(
+                "the member update is empty: send at least one field of `member`",
+            ));
+        }
+        if let Some(Some(id)) = &patch.id {
+            validate::partner_id("member.id", id, MemberGuid::PREFIX)?;
+        }
+        if let Some(Some(m)) = &patch.metadata {
+            validate::text("member.metadata", m, METADATA_MAX)?;
+        }
+        if let Some(p) = &patch.callback_payload {
+            check_callback_payload(p)?;
+        }
+        let user = self.get_user(client, user).await?;
+        let mut m = self.find_member(client, &user, member).await?;
+        let institution = self
+            .get_institution(&InstitutionRef::Guid(m.institution_guid.clone()))
+            .await?;
+        let mut sealed = None;
+        if let Some(creds) = &patch.credentials {
+            if m.is_oauth {
+                return Err(Error::bad_request(
+                    "member.credentials cannot be set on an OAuth member",
+                ));
+            }
+            let fields = self
+                .db()
+                .list_institution_credentials(&institution.guid)
+                .await?;
+            let stored = self.open_credentials(&m).await?;
+            let values = check_credentials(&institution, &fields, creds, &stored)?;
+            m.credential_guids = values.iter().map(|(f, _)| f.guid.clone()).collect();
+            sealed = Some(self.seal_credentials(&m.guid, &user, &institution, &fields, &values));
+            m.connection_status = ConnectionStatus::UPDATED;
+            m.connection_status_message = ConnectionStatus::UPDATED
+                .default_message()
+                .map(str::to_owned);
+            m.needs_updated_credentials = false;
+        }
+        if let Some(id) = patch.id {
+            m.id = id;
+        }
+        if let Some(meta) = patch.metadata {
+            m.metadata = meta;
+        }
+        if let Some(b) = patch.background_aggregation_is_disabled {
+            m.background_aggregation_is_disabled = b;
+        }
+        if let Some(u) = patch.use_cases {
+            m.use_cases = u;
+        }
+        m.updated_at = self.now();
+        match self.db().update_member(&m, sealed.as_ref()).await {
+            Ok(true) => Ok(m),
+            Ok(false) => Err(Error::NotFound("member")),
+            Err(StoreError::Conflict(_)) => {
+                let fingerprint = match &sealed {
+                    Some(s) => s.fingerprint.clone(),
+                    None => String::new(),
+                };
+                Err(self
+                    .member_conflict(client, &user, &institution, &fingerprint, m.id.as_deref())
+                    .await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the member and everything aggregated through it.
+    pub async fn delete_member(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+    ) -> Result<()> {
+        let user = self.get_user(client, user).await?;
+        let m = self.find_member(client, &user, member).await?;
+        if self
+            .db()
+            .delete_member(&client.id, &user.guid, &m.guid)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound("member"))
+        }
+    }
+
+    /// The credential fields the member holds (never their values).
+    pub async fn member_credentials(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+        page: PageRequest,
+    ) -> Result<Page<InstitutionCredential>> {
+        let m = self.get_member(client, user, member).await?;
+        let fields = self
+            .db()
+            .list_institution_credentials(&m.institution_guid)
+            .await?;
+        let held: Vec<InstitutionCredential> = fields
+            .into_iter()
+            .filter(|f| m.credential_guids.contains(&f.guid))
+            .collect();
+        Ok(page_of(held, page))
+    }
+}
+
+/// Normalizes a value for the duplicate fingerprint: usernames compare without case or
+/// surrounding spaces; every other field (passwords) exactly.
+fn normalize(field: &InstitutionCredential, value: &str) -> String {
+    if field.field_name.eq_ignore_ascii_case("LOGIN")
+        || field.field_name.eq_ignore_ascii_case("USERNAME")
+    {
+        value.trim().to_lowercase()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Matches submitted credentials to the institution's fields: every guid must be one of its
+/// fields, at most once, and every required field must end up with a non-empty value (from the
+/// submission or, on update, from `stored`). Returns the values in display order.
+fn check_credentials(
+    institution: &Institution,
+    fields: &[InstitutionCredential],
+    submitted: &[SubmittedCredential],
+    stored: &[(String, Secret)],
+) -> Result<Vec<(InstitutionCredential, Secret)>> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, c) in submitted.iter().enumerate() {
+        if c.guid.is_empty() {
+            return Err(Error::bad_request(format!(
+                "member.credentials[{i}].guid is required"
+            )));
+        }
+        if !fields.iter().any(|f| f.guid.as_str() == c.guid) {
+            return Err(Error::bad_request(format!(
+                "member.credentials[{i}].guid `{}` is not a credential of institution `{}`; see GET /institutions/{}/credentials",
+                truncate(&c.guid, 80),
+                institution.code,
+                institution.code
+            )));
+        }
+        if seen.contains(&c.guid.as_str()) {
+            return Err(Error::bad_request(format!(
+                "member.credentials[{i}].guid `{}` is given more than once",
+                c.guid
+            )));
+        }
+        if c.value.expose().len() > 4096 {
+            return Err(Error::bad_request(format!(
+                "member.credentials[{i}].value is longer than 4096 bytes"
+            )));
+        }
+        seen.push(&c.guid);
+    }
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for f in fields {
+        let value = submitted
+            .iter()
+            .find(|c| c.guid == f.guid.as_str())
+            .map(|c| c.value.clone())
+            .or_else(|| {
+                stored
+                    .iter()
+                    .find(|(g, _)| g == f.guid.as_str())
+                    .map(|(_, v)| v.clone())
+            });
+        match value {
+            Some(v) if !v.expose().is_empty() => values.push((f.clone(), v)),
+            _ if f.is_required => missing.push(format!("{} ({})", f.field_name, f.guid)),
+            _ => {}
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::bad_request(format!(
+            "member.credentials is missing required fields: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(values)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

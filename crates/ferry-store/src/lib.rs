@@ -1,0 +1,195 @@
+//! Ferry's database. One [`Db`] over SQLite or PostgreSQL; every query is written once in SQL
+//! that both accept and sent to whichever backend is configured. Only this crate knows SQL.
+//!
+//! SQLite gets two pools: a single-connection writer, so writers queue in-process instead of
+//! failing with `SQLITE_BUSY`, and a reader pool that WAL lets run beside it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+mod clients;
+mod institutions;
+mod members;
+mod migrations;
+mod users;
+
+pub use clients::ClientRecord;
+pub use institutions::InstitutionFilter;
+pub use members::{MemberFilter, SealedCredentials};
+pub use migrations::MIGRATIONS;
+pub use users::UserFilter;
+
+/// Runs `$body` with `$pool` bound to the pool that should serve a read.
+/// The body is expanded once per backend, so every bound type is checked against both drivers.
+macro_rules! on_reader {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite(s) => {
+                let $pool = &s.read;
+                $body
+            }
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_reader!`], for statements that write.
+macro_rules! on_writer {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite(s) => {
+                let $pool = &s.write;
+                $body
+            }
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {on_reader, on_writer};
+
+/// The two SQLite pools.
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+/// A connection to Ferry's database; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqliteDb),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the payload names the table.
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Maps a unique violation to [`StoreError::Conflict`], anything else to a database error.
+pub(crate) fn on_unique(table: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(table),
+        _ => StoreError::Sqlx(e),
+    }
+}
+
+impl Db {
+    /// Connects to `url`: `sqlite://PATH` (created if missing), `sqlite::memory:` or
+    /// `postgres://...`. Does not migrate; call [`Db::migrate`].
+    pub async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("temp_store", "memory")
+                .pragma("cache_size", "-16000");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options.clone())
+                .await?;
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let read = if in_memory {
+                // Each connection to a private in-memory database would see its own empty
+                // database; share the writer instead.
+                write.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options.read_only(true))
+                    .await?
+            };
+            Ok(Db::Sqlite(SqliteDb { read, write }))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        migrations::run(self).await
+    }
+
+    /// A trivial round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        on_reader!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(s) => {
+                s.read.close().await;
+                s.write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Epoch microseconds, the unit of every time column.
+pub(crate) fn to_micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Splits a comma-separated list column, skipping values this build does not know.
+pub(crate) fn split_list<T: FromStr>(s: &str) -> Vec<T> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+pub(crate) fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    items.into_iter().collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,393 @@
+//! The `members` table. Credentials arrive here already sealed by the core; the duplicate guard
+//! is the unique index over (user, institution, credentials fingerprint).
+
+use ferry_domain::{
+    ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, Member, MemberGuid, Page,
+    PageRequest, UseCase, UserGuid,
+};
+use sqlx::{FromRow, QueryBuilder};
+
+use crate::{
+    Db, Result, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros,
+};
+
+/// Credentials as stored: AEAD ciphertext, the id of the key that sealed it, and the keyed
+/// fingerprint that detects duplicates.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedCredentials {
+    pub key_id: String,
+    pub sealed: String,
+    pub fingerprint: String,
+}
+
+impl std::fmt::Debug for SealedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedCredentials")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The filters of `GET /users/{user}/members`.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub use_case: Option<UseCase>,
+}
+
+#[derive(FromRow)]
+struct MemberRow {
+    guid: String,
+    client_id: String,
+    user_guid: String,
+    user_id: Option<String>,
+    id: Option<String>,
+    institution_guid: String,
+    institution_code: String,
+    name: String,
+    metadata: Option<String>,
+    connection_status: String,
+    connection_status_message: Option<String>,
+    is_oauth: bool,
+    oauth_window_uri: Option<String>,
+    is_being_aggregated: bool,
+    is_authenticated: bool,
+    has_processed_accounts: bool,
+    has_processed_transactions: bool,
+    has_processed_account_numbers: bool,
+    aggregated_at: Option<i64>,
+    successfully_aggregated_at: Option<i64>,
+    background_aggregation_is_disabled: bool,
+    needs_updated_credentials: bool,
+    use_cases: String,
+    products: String,
+    most_recent_job_guid: Option<String>,
+    most_recent_job_detail_code: Option<i64>,
+    client_redirect_url: Option<String>,
+    enable_app2app: Option<bool>,
+    referral_source: Option<String>,
+    ui_message_webview_url_scheme: Option<String>,
+    callback_payload: Option<String>,
+    credential_guids: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl MemberRow {
+    fn into_member(self) -> Option<Member> {
+        Some(Member {
+            guid: MemberGuid::parse(&self.guid).ok()?,
+            client_id: ClientId::parse(&self.client_id).ok()?,
+            user_guid: UserGuid::parse(&self.user_guid).ok()?,
+            user_id: self.user_id,
+            id: self.id,
+            institution_guid: InstitutionGuid::parse(&self.institution_guid).ok()?,
+            institution_code: self.institution_code,
+            name: self.name,
+            metadata: self.metadata,
+            connection_status: self
+                .connection_status
+                .parse()
+                .unwrap_or(ConnectionStatus::CREATED),
+            connection_status_message: self.connection_status_message,
+            is_oauth: self.is_oauth,
+            oauth_window_uri: self.oauth_window_uri,
+            is_being_aggregated: self.is_being_aggregated,
+            is_authenticated: self.is_authenticated,
+            has_processed_accounts: self.has_processed_accounts,
+            has_processed_transactions: self.has_processed_transactions,
+            has_processed_account_numbers: self.has_processed_account_numbers,
+            aggregated_at: self.aggregated_at.map(from_micros),
+            successfully_aggregated_at: self.successfully_aggregated_at.map(from_micros),
+            background_aggregation_is_disabled: self.background_aggregation_is_disabled,
+            needs_updated_credentials: self.needs_updated_credentials,
+            use_cases: split_list(&self.use_cases),
+            products: split_list(&self.products),
+            most_recent_job_guid: self.most_recent_job_guid,
+            most_recent_job_detail_code: self.most_recent_job_detail_code,
+            client_redirect_url: self.client_redirect_url,
+            enable_app2app: self.enable_app2app,
+            referral_source: self.referral_source,
+            ui_message_webview_url_scheme: self.ui_message_webview_url_scheme,
+            callback_payload: self.callback_payload,
+            credential_guids: self
+                .credential_guids
+                .split(',')
+                .filter_map(|g| CredentialGuid::parse(g).ok())
+                .collect(),
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+        })
+    }
+}
+
+macro_rules! select_members {
+    () => {
+        "SELECT m.guid, m.client_id, m.user_guid, u.id AS user_id, m.id, m.institution_guid,
+            i.code AS institution_code, m.name, m.metadata, m.connection_status,
+            m.connection_status_message, m.is_oauth, m.oauth_window_uri, m.is_being_aggregated,
+            m.is_authenticated, m.has_processed_accounts, m.has_processed_transactions,
+            m.has_processed_account_numbers, m.aggregated_at, m.successfully_aggregated_at,
+            m.background_aggregation_is_disabled, m.needs_updated_credentials, m.use_cases,
+            m.products, m.most_recent_job_guid, m.most_recent_job_detail_code,
+            m.client_redirect_url, m.enable_app2app, m.referral_source,
+            m.ui_message_webview_url_scheme, m.callback_payload, m.credential_guids,
+            m.created_at, m.updated_at
+         FROM members m
+         JOIN users u ON u.guid = m.user_guid
+         JOIN institutions i ON i.guid = m.institution_guid"
+    };
+}
+
+fn credential_guids(m: &Member) -> String {
+    join_list(m.credential_guids.iter().map(|g| g.as_str()))
+}
+
+impl Db {
+    /// Inserts a member; [`crate::StoreError::Conflict`] when the duplicate guard or the
+    /// partner-id index refuses it.
+    pub async fn insert_member(&self, m: &Member, credentials: &SealedCredentials) -> Result<()> {
+        on_writer!(self, |pool| sqlx::query(
+            "INSERT INTO members (guid, client_id, user_guid, id, institution_guid, name, metadata,
+                connection_status, connection_status_message, is_oauth, oauth_window_uri,
+                is_being_aggregated, is_authenticated, has_processed_accounts,
+                has_processed_transactions, has_processed_account_numbers, aggregated_at,
+                successfully_aggregated_at, background_aggregation_is_disabled,
+                needs_updated_credentials, use_cases, products, most_recent_job_guid,
+                most_recent_job_detail_code, client_redirect_url, enable_app2app, referral_source,
+                ui_message_webview_url_scheme, callback_payload, credential_guids,
+                credentials_key_id, credentials_sealed, credentials_fingerprint, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
+        )
+        .bind(m.guid.as_str())
+        .bind(m.client_id.as_str())
+        .bind(m.user_guid.as_str())
+        .bind(&m.id)
+        .bind(m.institution_guid.as_str())
+        .bind(&m.name)
+        .bind(&m.metadata)
+        .bind(m.connection_status.as_str())
+        .bind(&m.connection_status_message)
+        .bind(m.is_oauth)
+        .bind(&m.oauth_window_uri)
+        .bind(m.is_being_aggregated)
+        .bind(m.is_authenticated)
+        .bind(m.has_processed_accounts)
+        .bind(m.has_processed_transactions)
+        .bind(m.has_processed_account_numbers)
+        .bind(m.aggregated_at.map(to_micros))
+        .bind(m.successfully_aggregated_at.map(to_micros))
+        .bind(m.background_aggregation_is_disabled)
+        .bind(m.needs_updated_credentials)
+        .bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
+        .bind(join_list(m.products.iter().map(|p| p.as_str())))
+        .bind(&m.most_recent_job_guid)
+        .bind(m.most_recent_job_detail_code)
+        .bind(&m.client_redirect_url)
+        .bind(m.enable_app2app)
+        .bind(&m.referral_source)
+        .bind(&m.ui_message_webview_url_scheme)
+        .bind(&m.callback_payload)
+        .bind(credential_guids(m))
+        .bind(&credentials.key_id)
+        .bind(&credentials.sealed)
+        .bind(&credentials.fingerprint)
+        .bind(to_micros(m.created_at))
+        .bind(to_micros(m.updated_at))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(on_unique("members"))?;
+        Ok(())
+    }
+
+    pub async fn get_member(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        guid: &MemberGuid,
+    ) -> Result<Option<Member>> {
+        let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+            select_members!(),
+            " WHERE m.guid = $1 AND m.user_guid = $2 AND m.client_id = $3"
+        ))
+        .bind(guid.as_str())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.and_then(MemberRow::into_member))
+    }
+
+    /// Reads through the writer, for a check that must see the latest committed state.
+    pub async fn get_member_by_id(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        id: &str,
+    ) -> Result<Option<Member>> {
+        let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+            select_members!(),
+            " WHERE m.id = $1 AND m.user_guid = $2 AND m.client_id = $3"
+        ))
+        .bind(id)
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.and_then(MemberRow::into_member))
+    }
+
+    /// The member of `user` at `institution` whose credentials have `fingerprint`, if any.
+    pub async fn find_member_by_fingerprint(
+        &self,
+        user: &UserGuid,
+        institution: &InstitutionGuid,
+        fingerprint: &str,
+    ) -> Result<Option<MemberGuid>> {
+        // Read through the writer: right after a refused insert, this must see the winner.
+        let guid: Option<String> = on_writer!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT guid FROM members WHERE user_guid = $1 AND institution_guid = $2 AND credentials_fingerprint = $3"
+        )
+        .bind(user.as_str())
+        .bind(institution.as_str())
+        .bind(fingerprint)
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(guid.and_then(|g| MemberGuid::parse(&g).ok()))
+    }
+
+    /// The sealed credentials of a member, for the core to open.
+    pub async fn get_member_credentials(
+        &self,
+        guid: &MemberGuid,
+    ) -> Result<Option<SealedCredentials>> {
+        let row: Option<(Option<String>, Option<String>, String)> = on_reader!(self, |pool| {
+            sqlx::query_as(
+            "SELECT credentials_key_id, credentials_sealed, credentials_fingerprint FROM members WHERE guid = $1"
+        )
+        .bind(guid.as_str())
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(row.and_then(|(key_id, sealed, fingerprint)| {
+            Some(SealedCredentials {
+                key_id: key_id?,
+                sealed: sealed?,
+                fingerprint,
+            })
+        }))
+    }
+
+    /// Writes the mutable fields of `m`, and its credentials when given, in one statement so
+    /// the duplicate guard sees both at once. False when the member is gone.
+    pub async fn update_member(
+        &self,
+        m: &Member,
+        credentials: Option<&SealedCredentials>,
+    ) -> Result<bool> {
+        let (key_id, sealed, fingerprint) = match credentials {
+            Some(c) => (
+                Some(c.key_id.as_str()),
+                Some(c.sealed.as_str()),
+                Some(c.fingerprint.as_str()),
+            ),
+            None => (None, None, None),
+        };
+        let done = on_writer!(self, |pool| sqlx::query(
+            "UPDATE members SET id = $1, name = $2, metadata = $3, connection_status = $4,
+                connection_status_message = $5, background_aggregation_is_disabled = $6,
+                needs_updated_credentials = $7, use_cases = $8, credential_guids = $9,
+                oauth_window_uri = $10, updated_at = $11,
+                credentials_key_id = COALESCE($12, credentials_key_id),
+                credentials_sealed = COALESCE($13, credentials_sealed),
+                credentials_fingerprint = COALESCE($14, credentials_fingerprint)
+             WHERE guid = $15 AND client_id = $16"
+        )
+        .bind(&m.id)
+        .bind(&m.name)
+        .bind(&m.metadata)
+        .bind(m.connection_status.as_str())
+        .bind(&m.connection_status_message)
+        .bind(m.background_aggregation_is_disabled)
+        .bind(m.needs_updated_credentials)
+        .bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
+        .bind(credential_guids(m))
+        .bind(&m.oauth_window_uri)
+        .bind(to_micros(m.updated_at))
+        .bind(key_id)
+        .bind(sealed)
+        .bind(fingerprint)
+        .bind(m.guid.as_str())
+        .bind(m.client_id.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(on_unique("members"))?;
+        Ok(done == 1)
+    }
+
+    /// Deletes the member and, through the foreign keys, everything aggregated through it.
+    pub async fn delete_member(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        guid: &MemberGuid,
+    ) -> Result<bool> {
+        let done = on_writer!(self, |pool| sqlx::query(
+            "DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3"
+        )
+        .bind(guid.as_str())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    pub async fn list_members(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        filter: &MemberFilter,
+        page: PageRequest,
+    ) -> Result<Page<Member>> {
+        let use_case = filter.use_case.map(|u| format!("%{}%", u.as_str()));
+        let (total, rows): (i64, Vec<MemberRow>) = on_reader!(self, |pool| {
+            let mut count =
+                QueryBuilder::new("SELECT COUNT(*) FROM members m WHERE m.user_guid = ");
+            count
+                .push_bind(user.as_str().to_owned())
+                .push(" AND m.client_id = ")
+                .push_bind(client.as_str().to_owned());
+            if let Some(p) = &use_case {
+                count.push(" AND m.use_cases LIKE ").push_bind(p.clone());
+            }
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let mut select = QueryBuilder::new(concat!(select_members!(), " WHERE m.user_guid = "));
+            select
+                .push_bind(user.as_str().to_owned())
+                .push(" AND m.client_id = ")
+                .push_bind(client.as_str().to_owned());
+            if let Some(p) = &use_case {
+                select.push(" AND m.use_cases LIKE ").push_bind(p.clone());
+            }
+            select
+                .push(" ORDER BY m.created_at, m.guid LIMIT ")
+                .push_bind(page.limit());
+            select.push(" OFFSET ").push_bind(page.offset());
+            (total, select.build_query_as().fetch_all(pool).await?)
+        });
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .filter_map(MemberRow::into_member)
+                .collect(),
+            request: page,
+            total_entries: total,
+        })
+    }
+}

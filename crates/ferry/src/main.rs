@@ -1,0 +1,234 @@
+//! The `ferry` binary: command line, configuration, wiring and shutdown.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ferry_core::{Db, RandomIds, Service, SystemClock};
+
+use crate::config::keyring_for;
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "A self-hosted financial-data aggregation server that speaks MX's API"
+)]
+struct Cli {
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_DATABASE_URL",
+        default_value = "sqlite://ferry.db"
+    )]
+    database: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrating the database first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage clients (tenants) and their API keys.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Create a client and print its client_id and api_key (shown only this once).
+    Create {
+        name: String,
+        /// Print {"client_id": ..., "api_key": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a client's API key and print the new one; the old key stops working.
+    RotateKey {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a client's favorite institutions (by code, in order); none clears them.
+    Favorites { id: String, codes: Vec<String> },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let db = Db::connect(&cli.database)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
+    db.migrate().await.context("cannot migrate the database")?;
+    match cli.command {
+        Command::Serve { listen } => serve(db, &cli.database, listen).await,
+        Command::Migrate => {
+            println!("database is up to date ({})", db.backend());
+            Ok(())
+        }
+        Command::Clients { command } => clients(db, &cli.database, command).await,
+    }
+}
+
+fn init_logging() {
+    let filter = std::env::var("FERRY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn service(db: Db, database_url: &str) -> Result<Service> {
+    let keyring = keyring_for(database_url)?;
+    Ok(Service::new(
+        db,
+        keyring,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    ))
+}
+
+async fn serve(db: Db, database_url: &str, listen: SocketAddr) -> Result<()> {
+    let service = service(db.clone(), database_url)?;
+    // Bind before creating the development client, so its key is never printed for a server
+    // that then fails to start.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    if service.count_clients().await? == 0 {
+        let (client, key) = service.create_client("development").await?;
+        println!("Created a development client (its API key is shown only this once):");
+        println!("  client_id: {}", client.id);
+        println!("  api_key:   {}", key.expose());
+        println!(
+            "  try: curl -u {}:{} http://{local}/users",
+            client.id,
+            key.expose()
+        );
+    }
+    println!("Ferry listening on http://{local} ({})", db.backend());
+    tracing::info!(%local, backend = db.backend(), "listening");
+    axum::serve(listener, ferry_api::router(service))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn clients(db: Db, database_url: &str, command: ClientsCommand) -> Result<()> {
+    // Client commands never touch credentials, so they need no master key.
+    let _ = database_url;
+    let service = Service::new(
+        db,
+        ferry_core::Keyring::new(&ferry_core::MasterKey::generate(), &[]),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    );
+    match command {
+        ClientsCommand::Create { name, json } => {
+            let (client, key) = service.create_client(&name).await?;
+            print_key(&client.id.to_string(), key.expose(), json);
+        }
+        ClientsCommand::List { json } => {
+            let clients = service.list_clients().await?;
+            if json {
+                let list: Vec<_> = clients
+                    .iter()
+                    .map(|c| serde_json::json!({ "client_id": c.id.as_str(), "name": c.name }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for c in clients {
+                    println!("{}\t{}", c.id, c.name);
+                }
+            }
+        }
+        ClientsCommand::RotateKey { id, json } => {
+            let key = service
+                .rotate_client_key(&id)
+                .await
+                .with_context(|| format!("cannot rotate the key of client {id}"))?;
+            print_key(&id, key.expose(), json);
+        }
+        ClientsCommand::Favorites { id, codes } => {
+            let client = service
+                .list_clients()
+                .await?
+                .into_iter()
+                .find(|c| c.id.as_str() == id)
+                .with_context(|| format!("no client {id}"))?;
+            service
+                .set_favorite_institutions(&client, &codes)
+                .await
+                .context("cannot set favorites")?;
+            println!("{} favorite institution(s) set for {id}", codes.len());
+        }
+    }
+    Ok(())
+}
+
+fn print_key(client_id: &str, api_key: &str, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "client_id": client_id, "api_key": api_key })
+        );
+    } else {
+        println!("client_id: {client_id}");
+        println!("api_key:   {api_key}");
+    }
+}
