@@ -126,6 +126,15 @@ parameters = {{ "path.user_guid" = {json.dumps(ids["doomed_user"])} }}
 include-operation-id = "deleteMember"
 parameters = {{ "path.member_guid" = {json.dumps(ids["doomed_member"])} }}
 
+# Body-heavy operations: force the real objects so generated bodies reach validation, not a 404.
+[[operations]]
+include-operation-id = ["createMember", "updateUser"]
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])} }}
+
+[[operations]]
+include-operation-id = "updateMember"
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["member"])} }}
+
 [phases.stateful]
 max-steps = 20
 """

@@ -16,10 +16,7 @@ pub struct Auth(pub Client);
 impl FromRequestParts<Service> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        service: &Service,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Self::Rejection> {
         let unauthorized = || ApiError::from(ferry_core::Error::Unauthorized);
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::new(
@@ -28,13 +25,8 @@ impl FromRequestParts<Service> for Auth {
             )
         })?;
         let value = value.to_str().map_err(|_| unauthorized())?;
-        let encoded = value
-            .strip_prefix("Basic ")
-            .or_else(|| value.strip_prefix("basic "))
-            .ok_or_else(unauthorized)?;
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| unauthorized())?;
+        let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")).ok_or_else(unauthorized)?;
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
         let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (id, key) = decoded.split_once(':').ok_or_else(unauthorized)?;
         Ok(Auth(service.authenticate(id, key).await?))

@@ -16,11 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            guid: None,
-        }
+        Self { status, message: message.into(), guid: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -36,18 +32,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::BadRequest(m) => ApiError::bad_request(m),
-            Error::Unauthorized => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "the client id and API key do not match",
-            ),
-            Error::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
-            }
-            Error::Conflict { message, guid } => ApiError {
-                status: StatusCode::CONFLICT,
-                message,
-                guid,
-            },
+            Error::Unauthorized => ApiError::new(StatusCode::UNAUTHORIZED, "the client id and API key do not match"),
+            Error::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found")),
+            Error::Conflict { message, guid } => ApiError { status: StatusCode::CONFLICT, message, guid },
             internal => {
                 // The cause goes to the log; the caller learns nothing about the internals.
                 tracing::error!(error = %internal, "request failed");
@@ -69,10 +56,7 @@ impl IntoResponse for ApiError {
         body["error"] = error;
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"ferry\""),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ferry\""));
         }
         response
     }

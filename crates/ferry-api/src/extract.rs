@@ -26,12 +26,7 @@ impl Version {
     }
 }
 
-const ACCEPTABLE: &[&str] = &[
-    "*/*",
-    "application/*",
-    "application/json",
-    "application/vnd.mx.api.v1+json",
-];
+const ACCEPTABLE: &[&str] = &["*/*", "application/*", "application/json", "application/vnd.mx.api.v1+json"];
 
 impl<S: Send + Sync> FromRequestParts<S> for Version {
     type Rejection = ApiError;
@@ -47,12 +42,7 @@ pub fn version_of(headers: &HeaderMap) -> Result<Version, ApiError> {
         let accept = accept.to_str().unwrap_or_default();
         let ok = accept.trim().is_empty()
             || accept.split(',').any(|range| {
-                let media = range
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase();
+                let media = range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
                 ACCEPTABLE.contains(&media.as_str())
             });
         if !ok {
@@ -62,10 +52,7 @@ pub fn version_of(headers: &HeaderMap) -> Result<Version, ApiError> {
             )));
         }
     }
-    match headers
-        .get("accept-version")
-        .map(|v| v.to_str().unwrap_or("<invalid>").trim())
-    {
+    match headers.get("accept-version").map(|v| v.to_str().unwrap_or("<invalid>").trim()) {
         None | Some("") | Some("v20111101") => Ok(Version::V20111101),
         Some("v20250224") => Ok(Version::V20250224),
         Some(other) => Err(not_acceptable(format!(
@@ -85,13 +72,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    status,
-                    format!(
-                        "the request body is larger than {} bytes",
-                        crate::MAX_BODY_BYTES
-                    ),
-                )
+                ApiError::new(status, format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES))
             } else {
                 ApiError::new(status, "the request body could not be read")
             }
@@ -101,11 +82,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
-    };
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -118,8 +95,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::bad_request(format!("{path}: {}", strip_position(&inner.to_string())))
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -139,18 +115,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(
-            form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
-        ))
+        Ok(QueryParams(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
     }
 }
 
 impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name` or `name[]`, commas also splitting.
@@ -160,11 +131,7 @@ impl QueryParams {
             .iter()
             .filter(|(k, _)| k == name || *k == bracketed)
             .flat_map(|(_, v)| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>()
             })
             .collect()
     }
@@ -172,11 +139,9 @@ impl QueryParams {
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("{name} must be an integer"))),
+            Some(v) => {
+                v.trim().parse().map(Some).map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
+            }
         }
     }
 
@@ -185,19 +150,13 @@ impl QueryParams {
             None | Some("") => Ok(None),
             Some("true" | "1") => Ok(Some(true)),
             Some("false" | "0") => Ok(Some(false)),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "{name} must be true or false"
-            ))),
+            Some(_) => Err(ApiError::bad_request(format!("{name} must be true or false"))),
         }
     }
 
     /// MX's pagination parameters, with `max` records per page.
     pub fn page(&self, max: u32) -> Result<ferry_domain::PageRequest, ApiError> {
-        Ok(ferry_domain::PageRequest::new(
-            self.int("page")?,
-            self.int("records_per_page")?,
-            max,
-        ))
+        Ok(ferry_domain::PageRequest::new(self.int("page")?, self.int("records_per_page")?, max))
     }
 }
 

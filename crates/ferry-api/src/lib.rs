@@ -41,10 +41,7 @@ async fn health() -> &'static str {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        format!("no route for {} {}", req.method(), req.uri().path()),
-    )
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
@@ -59,11 +56,8 @@ async fn method_not_allowed(req: Request) -> ApiError {
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "<unmatched>".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "<unmatched>".into());
     let response = next.run(req).await;
     tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     response

@@ -25,17 +25,10 @@ impl Service {
         if name.trim().is_empty() {
             return Err(Error::bad_request("name must not be empty"));
         }
-        let client = Client {
-            id: ClientId::from_uuid(self.uuid()),
-            name: name.to_owned(),
-            created_at: self.now(),
-        };
+        let client = Client { id: ClientId::from_uuid(self.uuid()), name: name.to_owned(), created_at: self.now() };
         let key = ApiKey::generate();
         self.db()
-            .insert_client(&ClientRecord {
-                client: client.clone(),
-                api_key_hash: ApiKey::hash(key.expose()),
-            })
+            .insert_client(&ClientRecord { client: client.clone(), api_key_hash: ApiKey::hash(key.expose()) })
             .await?;
         Ok((client, key))
     }
@@ -52,11 +45,7 @@ impl Service {
     pub async fn rotate_client_key(&self, id: &str) -> Result<ApiKey> {
         let id = ClientId::parse(id).map_err(|_| Error::NotFound("client"))?;
         let key = ApiKey::generate();
-        if !self
-            .db()
-            .set_client_key(&id, &ApiKey::hash(key.expose()), self.now())
-            .await?
-        {
+        if !self.db().set_client_key(&id, &ApiKey::hash(key.expose()), self.now()).await? {
             return Err(Error::NotFound("client"));
         }
         self.write_cache().remove(&id);
@@ -77,15 +66,8 @@ impl Service {
                 };
             }
         }
-        let record = self
-            .db()
-            .get_client(&id)
-            .await?
-            .ok_or(Error::Unauthorized)?;
-        self.write_cache().insert(
-            id,
-            (record.api_key_hash.clone(), record.client.clone(), now),
-        );
+        let record = self.db().get_client(&id).await?.ok_or(Error::Unauthorized)?;
+        self.write_cache().insert(id, (record.api_key_hash.clone(), record.client.clone(), now));
         if bool::from(record.api_key_hash.as_bytes().ct_eq(presented.as_bytes())) {
             Ok(record.client)
         } else {
@@ -93,23 +75,11 @@ impl Service {
         }
     }
 
-    fn read_cache(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<ClientId, (String, Client, OffsetDateTime)>> {
-        self.inner
-            .auth_cache
-            .0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ClientId, (String, Client, OffsetDateTime)>> {
+        self.inner.auth_cache.0.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_cache(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<ClientId, (String, Client, OffsetDateTime)>> {
-        self.inner
-            .auth_cache
-            .0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ClientId, (String, Client, OffsetDateTime)>> {
+        self.inner.auth_cache.0.write().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -14,10 +14,7 @@ pub enum Error {
     NotFound(&'static str),
     /// An object with these attributes exists; `guid` names it when the caller may see it.
     #[error("{message}")]
-    Conflict {
-        message: String,
-        guid: Option<String>,
-    },
+    Conflict { message: String, guid: Option<String> },
     #[error("internal error: {0}")]
     Internal(String),
     #[error(transparent)]
@@ -27,10 +24,9 @@ pub enum Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(table) => Error::Conflict {
-                message: format!("a conflicting {table} record already exists"),
-                guid: None,
-            },
+            StoreError::Conflict(table) => {
+                Error::Conflict { message: format!("a conflicting {table} record already exists"), guid: None }
+            }
             other => Error::Store(other),
         }
     }

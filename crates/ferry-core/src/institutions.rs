@@ -1,8 +1,6 @@
 //! The institution catalog, shared by all clients; favorites are per client.
 
-use ferry_domain::{
-    Client, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest,
-};
+use ferry_domain::{Client, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest};
 use ferry_store::InstitutionFilter;
 
 use crate::{Error, Result, Service, validate};
@@ -24,11 +22,7 @@ impl InstitutionRef {
 }
 
 impl Service {
-    pub async fn list_institutions(
-        &self,
-        filter: &InstitutionFilter,
-        page: PageRequest,
-    ) -> Result<Page<Institution>> {
+    pub async fn list_institutions(&self, filter: &InstitutionFilter, page: PageRequest) -> Result<Page<Institution>> {
         validate::opt_text("name", filter.name.as_deref(), 255)?;
         for c in &filter.iso_country_codes {
             validate::text("iso_country_code", c, 8)?;
@@ -45,26 +39,16 @@ impl Service {
         for c in iso {
             validate::text("iso_country_code", c, 8)?;
         }
-        Ok(self
-            .db()
-            .list_favorite_institutions(&client.id, iso, page)
-            .await?)
+        Ok(self.db().list_favorite_institutions(&client.id, iso, page).await?)
     }
 
     /// Sets a client's favorites by institution code, in order.
     pub async fn set_favorite_institutions(&self, client: &Client, codes: &[String]) -> Result<()> {
         let mut guids = Vec::with_capacity(codes.len());
         for code in codes {
-            guids.push(
-                self.get_institution(&InstitutionRef::code_or_guid(code))
-                    .await?
-                    .guid,
-            );
+            guids.push(self.get_institution(&InstitutionRef::code_or_guid(code)).await?.guid);
         }
-        Ok(self
-            .db()
-            .set_favorite_institutions(&client.id, &guids)
-            .await?)
+        Ok(self.db().set_favorite_institutions(&client.id, &guids).await?)
     }
 
     pub async fn get_institution(&self, r: &InstitutionRef) -> Result<Institution> {
@@ -93,14 +77,6 @@ impl Service {
 /// Pages a list that is already in memory (short lists such as credential fields).
 pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest) -> Page<T> {
     let total = items.len() as i64;
-    let items = items
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.per_page as usize)
-        .collect();
-    Page {
-        items,
-        request: page,
-        total_entries: total,
-    }
+    let items = items.into_iter().skip(page.offset() as usize).take(page.per_page as usize).collect();
+    Page { items, request: page, total_entries: total }
 }

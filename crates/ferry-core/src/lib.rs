@@ -16,9 +16,7 @@ pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;
-pub use members::{
-    CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload,
-};
+pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
 
@@ -38,15 +36,7 @@ struct Inner {
 
 impl Service {
     pub fn new(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                db,
-                keyring,
-                clock,
-                ids,
-                auth_cache: clients::AuthCache::default(),
-            }),
-        }
+        Self { inner: Arc::new(Inner { db, keyring, clock, ids, auth_cache: clients::AuthCache::default() }) }
     }
 
     pub fn db(&self) -> &Db {

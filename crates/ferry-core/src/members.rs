@@ -4,8 +4,8 @@
 
 use base64::Engine;
 use ferry_domain::{
-    Client, ConnectionStatus, Institution, InstitutionCredential, Member, MemberGuid, NewMember,
-    Page, PageRequest, Secret, SubmittedCredential, UseCase, User,
+    Client, ConnectionStatus, Institution, InstitutionCredential, Member, MemberGuid, NewMember, Page, PageRequest,
+    Secret, SubmittedCredential, UseCase, User,
 };
 use ferry_store::{MemberFilter, SealedCredentials, StoreError};
 use serde::{Deserialize, Serialize};
@@ -53,9 +53,7 @@ impl MemberPatch {
 
 /// How a path names a member.
 pub fn member_ref_guid_only(s: &str) -> Result<MemberRef> {
-    MemberGuid::parse(s)
-        .map(MemberRef::Guid)
-        .map_err(|_| Error::NotFound("member"))
+    MemberGuid::parse(s).map(MemberRef::Guid).map_err(|_| Error::NotFound("member"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,9 +84,7 @@ struct StoredCredential {
 /// Checks an `X-CALLBACK-PAYLOAD` header: base64, at most 1,024 characters.
 pub fn check_callback_payload(value: &str) -> Result<()> {
     if value.len() > CALLBACK_PAYLOAD_MAX {
-        return Err(Error::bad_request(format!(
-            "X-CALLBACK-PAYLOAD is longer than {CALLBACK_PAYLOAD_MAX} characters"
-        )));
+        return Err(Error::bad_request(format!("X-CALLBACK-PAYLOAD is longer than {CALLBACK_PAYLOAD_MAX} characters")));
     }
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -101,9 +97,7 @@ pub fn check_callback_payload(value: &str) -> Result<()> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
     if value.is_empty() || (engine.decode(value).is_err() && url_safe.decode(value).is_err()) {
-        return Err(Error::bad_request(
-            "X-CALLBACK-PAYLOAD must be a base64 string",
-        ));
+        return Err(Error::bad_request("X-CALLBACK-PAYLOAD must be a base64 string"));
     }
     Ok(())
 }
@@ -113,28 +107,15 @@ fn check_use_cases(_: &[UseCase]) -> Result<()> {
 }
 
 impl Service {
-    pub async fn create_member(
-        &self,
-        client: &Client,
-        user: &UserRef,
-        new: NewMember,
-    ) -> Result<CreatedMember> {
+    pub async fn create_member(&self, client: &Client, user: &UserRef, new: NewMember) -> Result<CreatedMember> {
         let user = self.get_user(client, user).await?;
         if let Some(id) = &new.id {
             validate::partner_id("member.id", id, MemberGuid::PREFIX)?;
         }
         validate::opt_text("member.metadata", new.metadata.as_deref(), METADATA_MAX)?;
-        validate::opt_text(
-            "client_redirect_url",
-            new.client_redirect_url.as_deref(),
-            2048,
-        )?;
+        validate::opt_text("client_redirect_url", new.client_redirect_url.as_deref(), 2048)?;
         validate::opt_text("referral_source", new.referral_source.as_deref(), 16)?;
-        validate::opt_text(
-            "ui_message_webview_url_scheme",
-            new.ui_message_webview_url_scheme.as_deref(),
-            255,
-        )?;
+        validate::opt_text("ui_message_webview_url_scheme", new.ui_message_webview_url_scheme.as_deref(), 255)?;
         if let Some(p) = &new.callback_payload {
             check_callback_payload(p)?;
         }
@@ -147,9 +128,7 @@ impl Service {
         if new.institution.is_empty() {
             return Err(Error::bad_request("member.institution_code is required"));
         }
-        let institution = self
-            .get_institution(&InstitutionRef::code_or_guid(&new.institution))
-            .await?;
+        let institution = self.get_institution(&InstitutionRef::code_or_guid(&new.institution)).await?;
         for p in &new.products {
             if !institution.supports(*p) {
                 return Err(Error::bad_request(format!(
@@ -161,10 +140,7 @@ impl Service {
         }
 
         let guid = MemberGuid::from_uuid(self.uuid());
-        let fields = self
-            .db()
-            .list_institution_credentials(&institution.guid)
-            .await?;
+        let fields = self.db().list_institution_credentials(&institution.guid).await?;
         let (status, credential_guids, sealed) = if new.is_oauth {
             if !institution.supports_oauth {
                 return Err(Error::bad_request(format!(
@@ -173,9 +149,7 @@ impl Service {
                 )));
             }
             if !new.credentials.is_empty() {
-                return Err(Error::bad_request(
-                    "member.credentials must be empty when is_oauth is true",
-                ));
+                return Err(Error::bad_request("member.credentials must be empty when is_oauth is true"));
             }
             let sealed = SealedCredentials {
                 key_id: String::new(),
@@ -192,11 +166,7 @@ impl Service {
             }
             let values = check_credentials(&institution, &fields, &new.credentials, &[])?;
             let sealed = self.seal_credentials(&guid, &user, &institution, &fields, &values);
-            (
-                ConnectionStatus::CREATED,
-                values.iter().map(|(f, _)| f.guid.clone()).collect(),
-                sealed,
-            )
+            (ConnectionStatus::CREATED, values.iter().map(|(f, _)| f.guid.clone()).collect(), sealed)
         };
 
         let now = self.now();
@@ -237,18 +207,9 @@ impl Service {
             updated_at: now,
         };
         match self.db().insert_member(&member, &sealed).await {
-            Ok(()) => Ok(CreatedMember {
-                aggregation_requested: !new.skip_aggregation && !member.is_oauth,
-                member,
-            }),
+            Ok(()) => Ok(CreatedMember { aggregation_requested: !new.skip_aggregation && !member.is_oauth, member }),
             Err(StoreError::Conflict(_)) => Err(self
-                .member_conflict(
-                    client,
-                    &user,
-                    &institution,
-                    &sealed.fingerprint,
-                    member.id.as_deref(),
-                )
+                .member_conflict(client, &user, &institution, &sealed.fingerprint, member.id.as_deref())
                 .await?),
             Err(e) => Err(e.into()),
         }
@@ -264,40 +225,24 @@ impl Service {
         fingerprint: &str,
         id: Option<&str>,
     ) -> Result<Error> {
-        if let Some(existing) = self
-            .db()
-            .find_member_by_fingerprint(&user.guid, &institution.guid, fingerprint)
-            .await?
+        if let Some(existing) = self.db().find_member_by_fingerprint(&user.guid, &institution.guid, fingerprint).await?
         {
             let message = if fingerprint == OAUTH_FINGERPRINT {
-                format!(
-                    "the user already has an OAuth member for institution `{}`",
-                    institution.code
-                )
+                format!("the user already has an OAuth member for institution `{}`", institution.code)
             } else {
                 format!(
                     "a member with these credentials already exists for this user and institution `{}`",
                     institution.code
                 )
             };
-            return Ok(Error::Conflict {
-                message,
-                guid: Some(existing.into_string()),
-            });
+            return Ok(Error::Conflict { message, guid: Some(existing.into_string()) });
         }
         let existing = match id {
-            Some(id) => self
-                .db()
-                .get_member_by_id(&client.id, &user.guid, id)
-                .await?
-                .map(|m| m.guid.into_string()),
+            Some(id) => self.db().get_member_by_id(&client.id, &user.guid, id).await?.map(|m| m.guid.into_string()),
             None => None,
         };
         Ok(Error::Conflict {
-            message: format!(
-                "a member with id `{}` already exists",
-                id.unwrap_or_default()
-            ),
+            message: format!("a member with id `{}` already exists", id.unwrap_or_default()),
             guid: existing,
         })
     }
@@ -313,28 +258,19 @@ impl Service {
         let _ = fields;
         let stored: Vec<StoredCredential> = values
             .iter()
-            .map(|(f, v)| StoredCredential {
-                guid: f.guid.to_string(),
-                value: v.expose().to_owned(),
-            })
+            .map(|(f, v)| StoredCredential { guid: f.guid.to_string(), value: v.expose().to_owned() })
             .collect();
         let plaintext = serde_json::to_vec(&stored).unwrap_or_default();
         let keyring = &self.inner.keyring;
         let (key_id, sealed) = keyring.seal(member.as_str().as_bytes(), &plaintext);
-        let mut parts: Vec<Vec<u8>> = vec![
-            user.guid.as_str().as_bytes().to_vec(),
-            institution.guid.as_str().as_bytes().to_vec(),
-        ];
+        let mut parts: Vec<Vec<u8>> =
+            vec![user.guid.as_str().as_bytes().to_vec(), institution.guid.as_str().as_bytes().to_vec()];
         for (f, v) in values {
             parts.push(f.guid.as_str().as_bytes().to_vec());
             parts.push(normalize(f, v.expose()).into_bytes());
         }
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        SealedCredentials {
-            key_id,
-            sealed,
-            fingerprint: keyring.fingerprint(&refs),
-        }
+        SealedCredentials { key_id, sealed, fingerprint: keyring.fingerprint(&refs) }
     }
 
     /// Opens a member's stored credentials (for connectors and for merging updates).
@@ -348,47 +284,24 @@ impl Service {
         let plain = self
             .inner
             .keyring
-            .open(
-                &sealed.key_id,
-                &sealed.sealed,
-                member.guid.as_str().as_bytes(),
-            )
+            .open(&sealed.key_id, &sealed.sealed, member.guid.as_str().as_bytes())
             .map_err(|e| Error::Internal(format!("member {}: {e}", member.guid)))?;
-        let stored: Vec<StoredCredential> = serde_json::from_slice(&plain).map_err(|_| {
-            Error::Internal(format!(
-                "member {}: sealed credentials are malformed",
-                member.guid
-            ))
-        })?;
-        Ok(stored
-            .into_iter()
-            .map(|c| (c.guid, Secret::new(c.value)))
-            .collect())
+        let stored: Vec<StoredCredential> = serde_json::from_slice(&plain)
+            .map_err(|_| Error::Internal(format!("member {}: sealed credentials are malformed", member.guid)))?;
+        Ok(stored.into_iter().map(|c| (c.guid, Secret::new(c.value))).collect())
     }
 
-    pub async fn get_member(
-        &self,
-        client: &Client,
-        user: &UserRef,
-        member: &MemberRef,
-    ) -> Result<Member> {
+    pub async fn get_member(&self, client: &Client, user: &UserRef, member: &MemberRef) -> Result<Member> {
         let user = self.get_user(client, user).await?;
         self.find_member(client, &user, member).await
     }
 
-    async fn find_member(
-        &self,
-        client: &Client,
-        user: &User,
-        member: &MemberRef,
-    ) -> Result<Member> {
+    async fn find_member(&self, client: &Client, user: &User, member: &MemberRef) -> Result<Member> {
         let found = match member {
             MemberRef::Guid(g) => self.db().get_member(&client.id, &user.guid, g).await?,
             MemberRef::Id(id) => {
                 validate::text("member id", id, ID_MAX).map_err(|_| Error::NotFound("member"))?;
-                self.db()
-                    .get_member_by_id(&client.id, &user.guid, id)
-                    .await?
+                self.db().get_member_by_id(&client.id, &user.guid, id).await?
             }
         };
         found.ok_or(Error::NotFound("member"))
@@ -402,10 +315,7 @@ impl Service {
         page: PageRequest,
     ) -> Result<Page<Member>> {
         let user = self.get_user(client, user).await?;
-        Ok(self
-            .db()
-            .list_members(&client.id, &user.guid, &MemberFilter { use_case }, page)
-            .await?)
+        Ok(self.db().list_members(&client.id, &user.guid, &MemberFilter { use_case }, page).await?)
     }
 
     /// Applies an update. New credentials are merged over the stored ones (a caller may send
@@ -418,9 +328,7 @@ impl Service {
         patch: MemberPatch,
     ) -> Result<Member> {
         if patch.is_empty() {
-            return Err(Error::bad_request(
-                "the member update is empty: send at least one field of `member`",
-            ));
+            return Err(Error::bad_request("the member update is empty: send at least one field of `member`"));
         }
         if let Some(Some(id)) = &patch.id {
             validate::partner_id("member.id", id, MemberGuid::PREFIX)?;
@@ -433,28 +341,19 @@ impl Service {
         }
         let user = self.get_user(client, user).await?;
         let mut m = self.find_member(client, &user, member).await?;
-        let institution = self
-            .get_institution(&InstitutionRef::Guid(m.institution_guid.clone()))
-            .await?;
+        let institution = self.get_institution(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
         let mut sealed = None;
         if let Some(creds) = &patch.credentials {
             if m.is_oauth {
-                return Err(Error::bad_request(
-                    "member.credentials cannot be set on an OAuth member",
-                ));
+                return Err(Error::bad_request("member.credentials cannot be set on an OAuth member"));
             }
-            let fields = self
-                .db()
-                .list_institution_credentials(&institution.guid)
-                .await?;
+            let fields = self.db().list_institution_credentials(&institution.guid).await?;
             let stored = self.open_credentials(&m).await?;
             let values = check_credentials(&institution, &fields, creds, &stored)?;
             m.credential_guids = values.iter().map(|(f, _)| f.guid.clone()).collect();
             sealed = Some(self.seal_credentials(&m.guid, &user, &institution, &fields, &values));
             m.connection_status = ConnectionStatus::UPDATED;
-            m.connection_status_message = ConnectionStatus::UPDATED
-                .default_message()
-                .map(str::to_owned);
+            m.connection_status_message = ConnectionStatus::UPDATED.default_message().map(str::to_owned);
             m.needs_updated_credentials = false;
         }
         if let Some(id) = patch.id {
@@ -478,28 +377,17 @@ impl Service {
                     Some(s) => s.fingerprint.clone(),
                     None => String::new(),
                 };
-                Err(self
-                    .member_conflict(client, &user, &institution, &fingerprint, m.id.as_deref())
-                    .await?)
+                Err(self.member_conflict(client, &user, &institution, &fingerprint, m.id.as_deref()).await?)
             }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Deletes the member and everything aggregated through it.
-    pub async fn delete_member(
-        &self,
-        client: &Client,
-        user: &UserRef,
-        member: &MemberRef,
-    ) -> Result<()> {
+    pub async fn delete_member(&self, client: &Client, user: &UserRef, member: &MemberRef) -> Result<()> {
         let user = self.get_user(client, user).await?;
         let m = self.find_member(client, &user, member).await?;
-        if self
-            .db()
-            .delete_member(&client.id, &user.guid, &m.guid)
-            .await?
-        {
+        if self.db().delete_member(&client.id, &user.guid, &m.guid).await? {
             Ok(())
         } else {
             Err(Error::NotFound("member"))
@@ -515,14 +403,9 @@ impl Service {
         page: PageRequest,
     ) -> Result<Page<InstitutionCredential>> {
         let m = self.get_member(client, user, member).await?;
-        let fields = self
-            .db()
-            .list_institution_credentials(&m.institution_guid)
-            .await?;
-        let held: Vec<InstitutionCredential> = fields
-            .into_iter()
-            .filter(|f| m.credential_guids.contains(&f.guid))
-            .collect();
+        let fields = self.db().list_institution_credentials(&m.institution_guid).await?;
+        let held: Vec<InstitutionCredential> =
+            fields.into_iter().filter(|f| m.credential_guids.contains(&f.guid)).collect();
         Ok(page_of(held, page))
     }
 }
@@ -530,9 +413,7 @@ impl Service {
 /// Normalizes a value for the duplicate fingerprint: usernames compare without case or
 /// surrounding spaces; every other field (passwords) exactly.
 fn normalize(field: &InstitutionCredential, value: &str) -> String {
-    if field.field_name.eq_ignore_ascii_case("LOGIN")
-        || field.field_name.eq_ignore_ascii_case("USERNAME")
-    {
+    if field.field_name.eq_ignore_ascii_case("LOGIN") || field.field_name.eq_ignore_ascii_case("USERNAME") {
         value.trim().to_lowercase()
     } else {
         value.to_owned()
@@ -551,9 +432,7 @@ fn check_credentials(
     let mut seen: Vec<&str> = Vec::new();
     for (i, c) in submitted.iter().enumerate() {
         if c.guid.is_empty() {
-            return Err(Error::bad_request(format!(
-                "member.credentials[{i}].guid is required"
-            )));
+            return Err(Error::bad_request(format!("member.credentials[{i}].guid is required")));
         }
         if !fields.iter().any(|f| f.guid.as_str() == c.guid) {
             return Err(Error::bad_request(format!(
@@ -570,9 +449,7 @@ fn check_credentials(
             )));
         }
         if c.value.expose().len() > 4096 {
-            return Err(Error::bad_request(format!(
-                "member.credentials[{i}].value is longer than 4096 bytes"
-            )));
+            return Err(Error::bad_request(format!("member.credentials[{i}].value is longer than 4096 bytes")));
         }
         seen.push(&c.guid);
     }
@@ -583,12 +460,7 @@ fn check_credentials(
             .iter()
             .find(|c| c.guid == f.guid.as_str())
             .map(|c| c.value.clone())
-            .or_else(|| {
-                stored
-                    .iter()
-                    .find(|(g, _)| g == f.guid.as_str())
-                    .map(|(_, v)| v.clone())
-            });
+            .or_else(|| stored.iter().find(|(g, _)| g == f.guid.as_str()).map(|(_, v)| v.clone()));
         match value {
             Some(v) if !v.expose().is_empty() => values.push((f.clone(), v)),
             _ if f.is_required => missing.push(format!("{} ({})", f.field_name, f.guid)),

@@ -32,11 +32,9 @@ impl MasterKey {
 
     /// Parses 64 hex characters.
     pub fn from_hex(s: &str) -> Result<Self, String> {
-        let bytes = hex::decode(s.trim())
-            .map_err(|_| "the master key must be 64 hex characters".to_owned())?;
-        let k: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "the master key must be 64 hex characters (32 bytes)".to_owned())?;
+        let bytes = hex::decode(s.trim()).map_err(|_| "the master key must be 64 hex characters".to_owned())?;
+        let k: [u8; 32] =
+            bytes.try_into().map_err(|_| "the master key must be 64 hex characters (32 bytes)".to_owned())?;
         Ok(Self(k))
     }
 
@@ -59,12 +57,8 @@ impl MasterKey {
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(path)?;
-                let key = Self::from_hex(&text).map_err(|m| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{}: {m}", path.display()),
-                    )
-                })?;
+                let key = Self::from_hex(&text)
+                    .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {m}", path.display())))?;
                 Ok((key, false))
             }
             Err(e) => Err(e),
@@ -108,11 +102,7 @@ impl DerivedKeys {
         // Infallible for 32-byte outputs of SHA-256 HKDF.
         let _ = hk.expand(b"ferry credentials encryption v1", &mut enc);
         let _ = hk.expand(b"ferry credentials fingerprint v1", &mut fp);
-        Self {
-            id: master.key_id(),
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&enc)),
-            fingerprint_key: fp,
-        }
+        Self { id: master.key_id(), cipher: ChaCha20Poly1305::new(Key::from_slice(&enc)), fingerprint_key: fp }
     }
 }
 
@@ -124,18 +114,13 @@ pub struct Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keyring")
-            .field("current", &self.current.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Keyring").field("current", &self.current.id).finish_non_exhaustive()
     }
 }
 
 impl Keyring {
     pub fn new(current: &MasterKey, previous: &[MasterKey]) -> Self {
-        Self {
-            current: DerivedKeys::derive(current),
-            previous: previous.iter().map(DerivedKeys::derive).collect(),
-        }
+        Self { current: DerivedKeys::derive(current), previous: previous.iter().map(DerivedKeys::derive).collect() }
     }
 
     pub fn current_key_id(&self) -> &str {
@@ -150,13 +135,7 @@ impl Keyring {
         let sealed = self
             .current
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: context,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context })
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -174,13 +153,7 @@ impl Keyring {
         }
         let (nonce, ct) = bytes.split_at(12);
         keys.cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: context,
-                },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context })
             .map_err(|_| SecretError::Corrupt)
     }
 
@@ -235,19 +208,9 @@ mod tests {
         let (id, sealed) = Keyring::new(&old, &[]).seal(b"MBR-1", b"hunter2");
         assert!(!sealed.contains("hunter2"));
         let rotated = Keyring::new(&new, std::slice::from_ref(&old));
-        assert_eq!(
-            rotated.open(&id, &sealed, b"MBR-1").ok(),
-            Some(b"hunter2".to_vec())
-        );
-        assert!(
-            rotated.open(&id, &sealed, b"MBR-2").is_err(),
-            "bound to its row"
-        );
-        assert!(
-            Keyring::new(&new, &[])
-                .open(&id, &sealed, b"MBR-1")
-                .is_err()
-        );
+        assert_eq!(rotated.open(&id, &sealed, b"MBR-1").ok(), Some(b"hunter2".to_vec()));
+        assert!(rotated.open(&id, &sealed, b"MBR-2").is_err(), "bound to its row");
+        assert!(Keyring::new(&new, &[]).open(&id, &sealed, b"MBR-1").is_err());
     }
 
     #[test]

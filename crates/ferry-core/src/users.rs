@@ -16,9 +16,7 @@ pub enum UserRef {
 impl UserRef {
     /// v20111101: only guids.
     pub fn guid_only(s: &str) -> Result<Self> {
-        UserGuid::parse(s)
-            .map(UserRef::Guid)
-            .map_err(|_| Error::NotFound("user"))
+        UserGuid::parse(s).map(UserRef::Guid).map_err(|_| Error::NotFound("user"))
     }
 
     /// v20250224: a guid when it has the `USR-` prefix, otherwise the partner id.
@@ -40,11 +38,7 @@ fn check_fields(id: Option<&str>, email: Option<&str>, metadata: Option<&str>) -
 
 impl Service {
     pub async fn create_user(&self, client: &Client, new: NewUser) -> Result<User> {
-        check_fields(
-            new.id.as_deref(),
-            new.email.as_deref(),
-            new.metadata.as_deref(),
-        )?;
+        check_fields(new.id.as_deref(), new.email.as_deref(), new.metadata.as_deref())?;
         let now = self.now();
         let user = User {
             guid: UserGuid::from_uuid(self.uuid()),
@@ -58,21 +52,14 @@ impl Service {
         };
         match self.db().insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(ferry_store::StoreError::Conflict(_)) => {
-                Err(self.duplicate_user_id(client, user.id.as_deref()).await)
-            }
+            Err(ferry_store::StoreError::Conflict(_)) => Err(self.duplicate_user_id(client, user.id.as_deref()).await),
             Err(e) => Err(e.into()),
         }
     }
 
     async fn duplicate_user_id(&self, client: &Client, id: Option<&str>) -> Error {
         let existing = match id {
-            Some(id) => self
-                .db()
-                .get_user_by_id(&client.id, id)
-                .await
-                .ok()
-                .flatten(),
+            Some(id) => self.db().get_user_by_id(&client.id, id).await.ok().flatten(),
             None => None,
         };
         Error::Conflict {
@@ -92,12 +79,7 @@ impl Service {
         found.ok_or(Error::NotFound("user"))
     }
 
-    pub async fn update_user(
-        &self,
-        client: &Client,
-        user: &UserRef,
-        patch: UserPatch,
-    ) -> Result<User> {
+    pub async fn update_user(&self, client: &Client, user: &UserRef, patch: UserPatch) -> Result<User> {
         check_fields(
             patch.id.as_ref().and_then(|v| v.as_deref()),
             patch.email.as_ref().and_then(|v| v.as_deref()),
@@ -120,9 +102,7 @@ impl Service {
         match self.db().update_user(&u).await {
             Ok(true) => Ok(u),
             Ok(false) => Err(Error::NotFound("user")),
-            Err(ferry_store::StoreError::Conflict(_)) => {
-                Err(self.duplicate_user_id(client, u.id.as_deref()).await)
-            }
+            Err(ferry_store::StoreError::Conflict(_)) => Err(self.duplicate_user_id(client, u.id.as_deref()).await),
             Err(e) => Err(e.into()),
         }
     }
@@ -130,19 +110,10 @@ impl Service {
     /// Deletes the user and everything of it (members, and what they aggregated).
     pub async fn delete_user(&self, client: &Client, user: &UserRef) -> Result<()> {
         let u = self.get_user(client, user).await?;
-        if self.db().delete_user(&client.id, &u.guid).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound("user"))
-        }
+        if self.db().delete_user(&client.id, &u.guid).await? { Ok(()) } else { Err(Error::NotFound("user")) }
     }
 
-    pub async fn list_users(
-        &self,
-        client: &Client,
-        filter: &UserFilter,
-        page: PageRequest,
-    ) -> Result<Page<User>> {
+    pub async fn list_users(&self, client: &Client, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
         validate::opt_text("id", filter.id.as_deref(), ID_MAX)?;
         validate::opt_text("email", filter.email.as_deref(), ID_MAX)?;
         Ok(self.db().list_users(&client.id, filter, page).await?)

@@ -5,14 +5,10 @@ use crate::{Error, Result};
 /// Rejects text PostgreSQL cannot store (NUL) and text longer than `max` bytes.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<()> {
     if value.contains('\0') {
-        return Err(Error::bad_request(format!(
-            "{field} must not contain NUL characters"
-        )));
+        return Err(Error::bad_request(format!("{field} must not contain NUL characters")));
     }
     if value.len() > max {
-        return Err(Error::bad_request(format!(
-            "{field} is longer than {max} bytes"
-        )));
+        return Err(Error::bad_request(format!("{field} is longer than {max} bytes")));
     }
     Ok(())
 }
@@ -29,9 +25,7 @@ pub(crate) fn partner_id(field: &str, value: &str, guid_prefix: &str) -> Result<
         return Err(Error::bad_request(format!("{field} must not be empty")));
     }
     if value.starts_with(guid_prefix) {
-        return Err(Error::bad_request(format!(
-            "{field} must not start with `{guid_prefix}`, which marks a guid"
-        )));
+        return Err(Error::bad_request(format!("{field} must not start with `{guid_prefix}`, which marks a guid")));
     }
     Ok(())
 }

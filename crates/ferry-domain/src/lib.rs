@@ -8,8 +8,8 @@ mod status;
 
 pub use guid::{ClientId, CredentialGuid, GuidError, InstitutionGuid, MemberGuid, UserGuid};
 pub use models::{
-    Client, Institution, InstitutionCredential, Member, NewMember, NewUser, Product, Secret,
-    SubmittedCredential, UseCase, User, UserPatch,
+    Client, Institution, InstitutionCredential, Member, NewMember, NewUser, Product, Secret, SubmittedCredential,
+    UseCase, User, UserPatch,
 };
 pub use page::{Page, PageRequest};
 pub use status::ConnectionStatus;

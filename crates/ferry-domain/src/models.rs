@@ -67,10 +67,7 @@ pub struct UserPatch {
 
 impl UserPatch {
     pub fn is_empty(&self) -> bool {
-        self.id.is_none()
-            && self.email.is_none()
-            && self.is_disabled.is_none()
-            && self.metadata.is_none()
+        self.id.is_none() && self.email.is_none() && self.is_disabled.is_none() && self.metadata.is_none()
     }
 }
 

@@ -37,10 +37,7 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self {
-            page: 1,
-            per_page: Self::DEFAULT_PER_PAGE,
-        }
+        Self { page: 1, per_page: Self::DEFAULT_PER_PAGE }
     }
 }
 
@@ -73,23 +70,11 @@ mod tests {
 
     #[test]
     fn falls_back_to_25_above_the_maximum() {
-        assert_eq!(
-            PageRequest::new(None, None, 1000),
-            PageRequest {
-                page: 1,
-                per_page: 25
-            }
-        );
+        assert_eq!(PageRequest::new(None, None, 1000), PageRequest { page: 1, per_page: 25 });
         assert_eq!(PageRequest::new(Some(3), Some(1000), 1000).per_page, 1000);
         assert_eq!(PageRequest::new(Some(3), Some(1001), 1000).per_page, 25);
         assert_eq!(PageRequest::new(Some(1), Some(101), 100).per_page, 25);
-        assert_eq!(
-            PageRequest::new(Some(0), Some(0), 100),
-            PageRequest {
-                page: 1,
-                per_page: 25
-            }
-        );
+        assert_eq!(PageRequest::new(Some(0), Some(0), 100), PageRequest { page: 1, per_page: 25 });
         assert_eq!(PageRequest::new(Some(3), Some(10), 100).offset(), 20);
     }
 }

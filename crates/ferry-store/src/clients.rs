@@ -66,28 +66,15 @@ impl Db {
         )
         .fetch_all(pool)
         .await)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(ClientRow::into_record)
-            .map(|r| r.client)
-            .collect())
+        Ok(rows.into_iter().filter_map(ClientRow::into_record).map(|r| r.client).collect())
     }
 
     pub async fn count_clients(&self) -> Result<i64> {
-        Ok(on_reader!(self, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM clients"
-        )
-        .fetch_one(pool)
-        .await)?)
+        Ok(on_reader!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(pool).await)?)
     }
 
     /// Replaces the key hash; false when the client does not exist.
-    pub async fn set_client_key(
-        &self,
-        id: &ClientId,
-        api_key_hash: &str,
-        now: time::OffsetDateTime,
-    ) -> Result<bool> {
+    pub async fn set_client_key(&self, id: &ClientId, api_key_hash: &str, now: time::OffsetDateTime) -> Result<bool> {
         let done = on_writer!(self, |pool| sqlx::query(
             "UPDATE clients SET api_key_hash = $1, updated_at = $2 WHERE id = $3"
         )

@@ -1,8 +1,7 @@
 //! The institution catalog: `institutions`, their credential fields and per-client favorites.
 
 use ferry_domain::{
-    ClientId, CredentialGuid, Institution, InstitutionCredential, InstitutionGuid, Page,
-    PageRequest, Product,
+    ClientId, CredentialGuid, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest, Product,
 };
 use sqlx::{FromRow, QueryBuilder};
 
@@ -56,8 +55,7 @@ impl InstitutionRow {
             forgot_username_url: self.forgot_username_url,
             trouble_signing_in_url: self.trouble_signing_in_url,
             instructional_text: self.instructional_text,
-            instructional_text_steps: serde_json::from_str(&self.instructional_text_steps)
-                .unwrap_or_default(),
+            instructional_text_steps: serde_json::from_str(&self.instructional_text_steps).unwrap_or_default(),
             iso_country_code: self.iso_country_code,
             supports_oauth: self.supports_oauth,
             supports_tax_document: self.supports_tax_document,
@@ -114,8 +112,7 @@ macro_rules! push_institution_filter {
             $qb.push(" AND i.is_hidden = FALSE");
         }
         if let Some(name) = &$f.name {
-            $qb.push(" AND LOWER(i.name) LIKE ")
-                .push_bind(like_pattern(name));
+            $qb.push(" AND LOWER(i.name) LIKE ").push_bind(like_pattern(name));
             $qb.push(" ESCAPE '\\'");
         }
         if !$f.iso_country_codes.is_empty() {
@@ -127,8 +124,7 @@ macro_rules! push_institution_filter {
             $qb.push(")");
         }
         for p in &$f.products {
-            $qb.push(" AND (',' || i.supported_products || ',') LIKE ")
-                .push_bind(format!("%,{},%", p.as_str()));
+            $qb.push(" AND (',' || i.supported_products || ',') LIKE ").push_bind(format!("%,{},%", p.as_str()));
         }
     }};
 }
@@ -148,29 +144,19 @@ fn like_pattern(needle: &str) -> String {
 }
 
 impl Db {
-    pub async fn list_institutions(
-        &self,
-        filter: &InstitutionFilter,
-        page: PageRequest,
-    ) -> Result<Page<Institution>> {
+    pub async fn list_institutions(&self, filter: &InstitutionFilter, page: PageRequest) -> Result<Page<Institution>> {
         let (total, rows): (i64, Vec<InstitutionRow>) = on_reader!(self, |pool| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM institutions i");
             push_institution_filter!(count, filter);
             let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-            let mut select =
-                QueryBuilder::new(concat!("SELECT ", columns!(), " FROM institutions i"));
+            let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM institutions i"));
             push_institution_filter!(select, filter);
-            select
-                .push(" ORDER BY i.popularity DESC, i.name, i.guid LIMIT ")
-                .push_bind(page.limit());
+            select.push(" ORDER BY i.popularity DESC, i.name, i.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(pool).await?)
         });
         Ok(Page {
-            items: rows
-                .into_iter()
-                .filter_map(InstitutionRow::into_institution)
-                .collect(),
+            items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
             request: page,
             total_entries: total,
         })
@@ -190,10 +176,7 @@ impl Db {
         .bind(client.as_str())
         .fetch_one(pool)
         .await)?;
-        let filter = InstitutionFilter {
-            iso_country_codes: iso_country_codes.to_vec(),
-            ..Default::default()
-        };
+        let filter = InstitutionFilter { iso_country_codes: iso_country_codes.to_vec(), ..Default::default() };
         if chosen == 0 {
             return self.list_institutions(&filter, page).await;
         }
@@ -202,9 +185,7 @@ impl Db {
                 "SELECT COUNT(*) FROM institutions i JOIN favorite_institutions f ON f.institution_guid = i.guid",
             );
             push_institution_filter!(count, filter);
-            count
-                .push(" AND f.client_id = ")
-                .push_bind(client.as_str().to_owned());
+            count.push(" AND f.client_id = ").push_bind(client.as_str().to_owned());
             let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
             let mut select = QueryBuilder::new(concat!(
                 "SELECT ",
@@ -212,31 +193,20 @@ impl Db {
                 " FROM institutions i JOIN favorite_institutions f ON f.institution_guid = i.guid"
             ));
             push_institution_filter!(select, filter);
-            select
-                .push(" AND f.client_id = ")
-                .push_bind(client.as_str().to_owned());
-            select
-                .push(" ORDER BY f.position, i.popularity DESC LIMIT ")
-                .push_bind(page.limit());
+            select.push(" AND f.client_id = ").push_bind(client.as_str().to_owned());
+            select.push(" ORDER BY f.position, i.popularity DESC LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(pool).await?)
         });
         Ok(Page {
-            items: rows
-                .into_iter()
-                .filter_map(InstitutionRow::into_institution)
-                .collect(),
+            items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
             request: page,
             total_entries: total,
         })
     }
 
     /// Replaces the client's favorites with `guids`, in that order.
-    pub async fn set_favorite_institutions(
-        &self,
-        client: &ClientId,
-        guids: &[InstitutionGuid],
-    ) -> Result<()> {
+    pub async fn set_favorite_institutions(&self, client: &ClientId, guids: &[InstitutionGuid]) -> Result<()> {
         on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM favorite_institutions WHERE client_id = $1")
@@ -244,12 +214,14 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             for (i, g) in guids.iter().enumerate() {
-                sqlx::query("INSERT INTO favorite_institutions (client_id, institution_guid, position) VALUES ($1, $2, $3)")
-                    .bind(client.as_str())
-                    .bind(g.as_str())
-                    .bind(i as i64)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO favorite_institutions (client_id, institution_guid, position) VALUES ($1, $2, $3)",
+                )
+                .bind(client.as_str())
+                .bind(g.as_str())
+                .bind(i as i64)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
         });
@@ -281,34 +253,23 @@ impl Db {
     }
 
     /// The credential fields of an institution, in display order.
-    pub async fn list_institution_credentials(
-        &self,
-        guid: &InstitutionGuid,
-    ) -> Result<Vec<InstitutionCredential>> {
+    pub async fn list_institution_credentials(&self, guid: &InstitutionGuid) -> Result<Vec<InstitutionCredential>> {
         let rows: Vec<CredentialRow> = on_reader!(self, |pool| {
             sqlx::query_as(
-            "SELECT guid, institution_guid, label, field_name, field_type, type, display_order, is_required
-             FROM institution_credentials WHERE institution_guid = $1 ORDER BY display_order, guid"
-        )
-        .bind(guid.as_str())
-        .fetch_all(pool)
-        .await
+                "SELECT guid, institution_guid, label, field_name, field_type, type, display_order, is_required
+             FROM institution_credentials WHERE institution_guid = $1 ORDER BY display_order, guid",
+            )
+            .bind(guid.as_str())
+            .fetch_all(pool)
+            .await
         })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(CredentialRow::into_credential)
-            .collect())
+        Ok(rows.into_iter().filter_map(CredentialRow::into_credential).collect())
     }
 
     /// Adds or refreshes an institution and its credential fields (connectors call this to
     /// publish what they serve).
-    pub async fn upsert_institution(
-        &self,
-        i: &Institution,
-        credentials: &[InstitutionCredential],
-    ) -> Result<()> {
-        let steps =
-            serde_json::to_string(&i.instructional_text_steps).unwrap_or_else(|_| "[]".into());
+    pub async fn upsert_institution(&self, i: &Institution, credentials: &[InstitutionCredential]) -> Result<()> {
+        let steps = serde_json::to_string(&i.instructional_text_steps).unwrap_or_else(|_| "[]".into());
         let products = join_list(i.supported_products.iter().map(|p| p.as_str()));
         on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;

@@ -8,9 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod clients;
 mod institutions;
@@ -74,11 +72,7 @@ pub enum StoreError {
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     #[error("migration {version} ({name}) failed: {source}")]
-    Migration {
-        version: i64,
-        name: &'static str,
-        source: sqlx::Error,
-    },
+    Migration { version: i64, name: &'static str, source: sqlx::Error },
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
 }
@@ -154,10 +148,7 @@ impl Db {
 
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
-        on_reader!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        on_reader!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -178,18 +169,42 @@ pub(crate) fn to_micros(t: time::OffsetDateTime) -> i64 {
 }
 
 pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Splits a comma-separated list column, skipping values this build does not know.
 pub(crate) fn split_list<T: FromStr>(s: &str) -> Vec<T> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    s.split(',').filter(|p| !p.is_empty()).filter_map(|p| p.parse().ok()).collect()
 }
 
 pub(crate) fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     items.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// Creates a fresh PostgreSQL database next to the one `admin_url` names and returns its URL.
+/// For tests and tools that need a throwaway database.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(StoreError::UnsupportedUrl(name.to_owned()));
+    }
+    let pool = PgPoolOptions::new().max_connections(1).connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
+    pool.close().await;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let prefix = match base.rfind('/') {
+        Some(i) if i > base.find("://").map_or(0, |s| s + 2) => &base[..i],
+        _ => base,
+    };
+    Ok(format!("{prefix}/{name}"))
+}
+
+/// Drops a database made by [`create_postgres_database`], closing its sessions first.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(StoreError::UnsupportedUrl(name.to_owned()));
+    }
+    let pool = PgPoolOptions::new().max_connections(1).connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
 }

@@ -2,14 +2,12 @@
 //! is the unique index over (user, institution, credentials fingerprint).
 
 use ferry_domain::{
-    ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, Member, MemberGuid, Page,
-    PageRequest, UseCase, UserGuid,
+    ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, Member, MemberGuid, Page, PageRequest, UseCase,
+    UserGuid,
 };
 use sqlx::{FromRow, QueryBuilder};
 
-use crate::{
-    Db, Result, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros,
-};
+use crate::{Db, Result, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros};
 
 /// Credentials as stored: AEAD ciphertext, the id of the key that sealed it, and the keyed
 /// fingerprint that detects duplicates.
@@ -22,9 +20,7 @@ pub struct SealedCredentials {
 
 impl std::fmt::Debug for SealedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedCredentials")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SealedCredentials").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
@@ -84,10 +80,7 @@ impl MemberRow {
             institution_code: self.institution_code,
             name: self.name,
             metadata: self.metadata,
-            connection_status: self
-                .connection_status
-                .parse()
-                .unwrap_or(ConnectionStatus::CREATED),
+            connection_status: self.connection_status.parse().unwrap_or(ConnectionStatus::CREATED),
             connection_status_message: self.connection_status_message,
             is_oauth: self.is_oauth,
             oauth_window_uri: self.oauth_window_uri,
@@ -109,11 +102,7 @@ impl MemberRow {
             referral_source: self.referral_source,
             ui_message_webview_url_scheme: self.ui_message_webview_url_scheme,
             callback_payload: self.callback_payload,
-            credential_guids: self
-                .credential_guids
-                .split(',')
-                .filter_map(|g| CredentialGuid::parse(g).ok())
-                .collect(),
+            credential_guids: self.credential_guids.split(',').filter_map(|g| CredentialGuid::parse(g).ok()).collect(),
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
         })
@@ -201,12 +190,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn get_member(
-        &self,
-        client: &ClientId,
-        user: &UserGuid,
-        guid: &MemberGuid,
-    ) -> Result<Option<Member>> {
+    pub async fn get_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<Option<Member>> {
         let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
             select_members!(),
             " WHERE m.guid = $1 AND m.user_guid = $2 AND m.client_id = $3"
@@ -220,12 +204,7 @@ impl Db {
     }
 
     /// Reads through the writer, for a check that must see the latest committed state.
-    pub async fn get_member_by_id(
-        &self,
-        client: &ClientId,
-        user: &UserGuid,
-        id: &str,
-    ) -> Result<Option<Member>> {
+    pub async fn get_member_by_id(&self, client: &ClientId, user: &UserGuid, id: &str) -> Result<Option<Member>> {
         let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
             select_members!(),
             " WHERE m.id = $1 AND m.user_guid = $2 AND m.client_id = $3"
@@ -260,40 +239,25 @@ impl Db {
     }
 
     /// The sealed credentials of a member, for the core to open.
-    pub async fn get_member_credentials(
-        &self,
-        guid: &MemberGuid,
-    ) -> Result<Option<SealedCredentials>> {
+    pub async fn get_member_credentials(&self, guid: &MemberGuid) -> Result<Option<SealedCredentials>> {
         let row: Option<(Option<String>, Option<String>, String)> = on_reader!(self, |pool| {
             sqlx::query_as(
-            "SELECT credentials_key_id, credentials_sealed, credentials_fingerprint FROM members WHERE guid = $1"
-        )
-        .bind(guid.as_str())
-        .fetch_optional(pool)
-        .await
+                "SELECT credentials_key_id, credentials_sealed, credentials_fingerprint FROM members WHERE guid = $1",
+            )
+            .bind(guid.as_str())
+            .fetch_optional(pool)
+            .await
         })?;
         Ok(row.and_then(|(key_id, sealed, fingerprint)| {
-            Some(SealedCredentials {
-                key_id: key_id?,
-                sealed: sealed?,
-                fingerprint,
-            })
+            Some(SealedCredentials { key_id: key_id?, sealed: sealed?, fingerprint })
         }))
     }
 
     /// Writes the mutable fields of `m`, and its credentials when given, in one statement so
     /// the duplicate guard sees both at once. False when the member is gone.
-    pub async fn update_member(
-        &self,
-        m: &Member,
-        credentials: Option<&SealedCredentials>,
-    ) -> Result<bool> {
+    pub async fn update_member(&self, m: &Member, credentials: Option<&SealedCredentials>) -> Result<bool> {
         let (key_id, sealed, fingerprint) = match credentials {
-            Some(c) => (
-                Some(c.key_id.as_str()),
-                Some(c.sealed.as_str()),
-                Some(c.fingerprint.as_str()),
-            ),
+            Some(c) => (Some(c.key_id.as_str()), Some(c.sealed.as_str()), Some(c.fingerprint.as_str())),
             None => (None, None, None),
         };
         let done = on_writer!(self, |pool| sqlx::query(
@@ -330,12 +294,7 @@ impl Db {
     }
 
     /// Deletes the member and, through the foreign keys, everything aggregated through it.
-    pub async fn delete_member(
-        &self,
-        client: &ClientId,
-        user: &UserGuid,
-        guid: &MemberGuid,
-    ) -> Result<bool> {
+    pub async fn delete_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<bool> {
         let done = on_writer!(self, |pool| sqlx::query(
             "DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3"
         )
@@ -357,12 +316,8 @@ impl Db {
     ) -> Result<Page<Member>> {
         let use_case = filter.use_case.map(|u| format!("%{}%", u.as_str()));
         let (total, rows): (i64, Vec<MemberRow>) = on_reader!(self, |pool| {
-            let mut count =
-                QueryBuilder::new("SELECT COUNT(*) FROM members m WHERE m.user_guid = ");
-            count
-                .push_bind(user.as_str().to_owned())
-                .push(" AND m.client_id = ")
-                .push_bind(client.as_str().to_owned());
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM members m WHERE m.user_guid = ");
+            count.push_bind(user.as_str().to_owned()).push(" AND m.client_id = ").push_bind(client.as_str().to_owned());
             if let Some(p) = &use_case {
                 count.push(" AND m.use_cases LIKE ").push_bind(p.clone());
             }
@@ -375,19 +330,24 @@ impl Db {
             if let Some(p) = &use_case {
                 select.push(" AND m.use_cases LIKE ").push_bind(p.clone());
             }
-            select
-                .push(" ORDER BY m.created_at, m.guid LIMIT ")
-                .push_bind(page.limit());
+            select.push(" ORDER BY m.created_at, m.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(pool).await?)
         });
         Ok(Page {
-            items: rows
-                .into_iter()
-                .filter_map(MemberRow::into_member)
-                .collect(),
+            items: rows.into_iter().filter_map(MemberRow::into_member).collect(),
             request: page,
             total_entries: total,
         })
+    }
+}
+
+impl Db {
+    /// How many members a client has in all (for operators and tests).
+    pub async fn count_members(&self, client: &ClientId) -> Result<i64> {
+        Ok(on_reader!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE client_id = $1")
+            .bind(client.as_str())
+            .fetch_one(pool)
+            .await)?)
     }
 }

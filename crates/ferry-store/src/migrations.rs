@@ -23,10 +23,7 @@ macro_rules! migration {
     };
 }
 
-pub const MIGRATIONS: &[Migration] = &[
-    migration!(1, "0001_init"),
-    migration!(2, "0002_sandbox_institutions"),
-];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_init"), migration!(2, "0002_sandbox_institutions")];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
@@ -40,19 +37,16 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
                 // BEGIN IMMEDIATE takes the write lock up front, so two processes starting at
                 // once apply each migration once.
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                let done: Option<i64> =
-                    sqlx::query_scalar("SELECT version FROM ferry_migrations WHERE version = $1")
-                        .bind(m.version)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM ferry_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if done.is_none() {
-                    apply_sqlite(&mut tx, m)
-                        .await
-                        .map_err(|source| StoreError::Migration {
-                            version: m.version,
-                            name: m.name,
-                            source,
-                        })?;
+                    apply_sqlite(&mut tx, m).await.map_err(|source| StoreError::Migration {
+                        version: m.version,
+                        name: m.name,
+                        source,
+                    })?;
                     tracing::info!(version = m.version, name = m.name, "applied migration");
                 }
                 tx.commit().await?;
@@ -61,30 +55,23 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
             // PostgreSQL-specific: an advisory lock serializes nodes that start together.
-            sqlx::query("SELECT pg_advisory_lock(7265636)")
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query("SELECT pg_advisory_lock(7265636)").execute(&mut *conn).await?;
             let result = async {
                 sqlx::raw_sql(CREATE_TABLE).execute(&mut *conn).await?;
                 for m in MIGRATIONS {
                     let mut tx = conn.begin().await?;
-                    let done: Option<i64> = sqlx::query_scalar(
-                        "SELECT version FROM ferry_migrations WHERE version = $1",
-                    )
-                    .bind(m.version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let done: Option<i64> =
+                        sqlx::query_scalar("SELECT version FROM ferry_migrations WHERE version = $1")
+                            .bind(m.version)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     if done.is_none() {
                         let applied = async {
                             sqlx::raw_sql(m.postgres).execute(&mut *tx).await?;
                             record(&mut tx, m).await
                         }
                         .await;
-                        applied.map_err(|source| StoreError::Migration {
-                            version: m.version,
-                            name: m.name,
-                            source,
-                        })?;
+                        applied.map_err(|source| StoreError::Migration { version: m.version, name: m.name, source })?;
                         tracing::info!(version = m.version, name = m.name, "applied migration");
                     }
                     tx.commit().await?;
@@ -92,9 +79,7 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
                 Ok::<_, StoreError>(())
             }
             .await;
-            sqlx::query("SELECT pg_advisory_unlock(7265636)")
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query("SELECT pg_advisory_unlock(7265636)").execute(&mut *conn).await?;
             result?;
         }
     }
@@ -106,25 +91,12 @@ async fn apply_sqlite(
     m: &Migration,
 ) -> std::result::Result<(), sqlx::Error> {
     sqlx::raw_sql(m.sqlite).execute(&mut **tx).await?;
-    sqlx::query(RECORD)
-        .bind(m.version)
-        .bind(m.name)
-        .bind(now_micros())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(RECORD).bind(m.version).bind(m.name).bind(now_micros()).execute(&mut **tx).await?;
     Ok(())
 }
 
-async fn record(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    m: &Migration,
-) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query(RECORD)
-        .bind(m.version)
-        .bind(m.name)
-        .bind(now_micros())
-        .execute(&mut **tx)
-        .await?;
+async fn record(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, m: &Migration) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(RECORD).bind(m.version).bind(m.name).bind(now_micros()).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -142,11 +114,7 @@ mod tests {
     fn names(dir: &str) -> BTreeSet<String> {
         let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_dir(path)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default()
     }
 
@@ -155,10 +123,7 @@ mod tests {
         let sqlite = names("sqlite");
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, names("postgres"));
-        let embedded: BTreeSet<String> = super::MIGRATIONS
-            .iter()
-            .map(|m| format!("{}.sql", m.name))
-            .collect();
+        let embedded: BTreeSet<String> = super::MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
         assert_eq!(sqlite, embedded, "every migration file is embedded");
     }
 }

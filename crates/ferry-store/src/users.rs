@@ -49,8 +49,7 @@ macro_rules! columns {
 /// Appends the WHERE clause of a user listing (expanded per backend by the callers).
 macro_rules! push_user_filter {
     ($qb:expr, $client:expr, $f:expr) => {{
-        $qb.push(" WHERE client_id = ")
-            .push_bind($client.as_str().to_owned());
+        $qb.push(" WHERE client_id = ").push_bind($client.as_str().to_owned());
         if let Some(id) = &$f.id {
             $qb.push(" AND id = ").push_bind(id.clone());
         }
@@ -112,55 +111,45 @@ impl Db {
 
     /// Writes every mutable field of `u`; false when the user is gone.
     pub async fn update_user(&self, u: &User) -> Result<bool> {
-        let done =
-            on_writer!(self, |pool| {
-                sqlx::query(
-            "UPDATE users SET id = $1, email = $2, is_disabled = $3, metadata = $4, updated_at = $5
-             WHERE guid = $6 AND client_id = $7"
-        )
-        .bind(&u.id)
-        .bind(&u.email)
-        .bind(u.is_disabled)
-        .bind(&u.metadata)
-        .bind(to_micros(u.updated_at))
-        .bind(u.guid.as_str())
-        .bind(u.client_id.as_str())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-            })
-            .map_err(on_unique("users"))?;
+        let done = on_writer!(self, |pool| {
+            sqlx::query(
+                "UPDATE users SET id = $1, email = $2, is_disabled = $3, metadata = $4, updated_at = $5
+             WHERE guid = $6 AND client_id = $7",
+            )
+            .bind(&u.id)
+            .bind(&u.email)
+            .bind(u.is_disabled)
+            .bind(&u.metadata)
+            .bind(to_micros(u.updated_at))
+            .bind(u.guid.as_str())
+            .bind(u.client_id.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(on_unique("users"))?;
         Ok(done == 1)
     }
 
     /// Deletes the user and, through the foreign keys, everything that hangs off it.
     pub async fn delete_user(&self, client: &ClientId, guid: &UserGuid) -> Result<bool> {
-        let done = on_writer!(self, |pool| sqlx::query(
-            "DELETE FROM users WHERE guid = $1 AND client_id = $2"
-        )
-        .bind(guid.as_str())
-        .bind(client.as_str())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let done = on_writer!(self, |pool| sqlx::query("DELETE FROM users WHERE guid = $1 AND client_id = $2")
+            .bind(guid.as_str())
+            .bind(client.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(done == 1)
     }
 
-    pub async fn list_users(
-        &self,
-        client: &ClientId,
-        filter: &UserFilter,
-        page: PageRequest,
-    ) -> Result<Page<User>> {
+    pub async fn list_users(&self, client: &ClientId, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
         let (total, rows): (i64, Vec<UserRow>) = on_reader!(self, |pool| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM users");
             push_user_filter!(count, client, filter);
             let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
             let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM users"));
             push_user_filter!(select, client, filter);
-            select
-                .push(" ORDER BY created_at, guid LIMIT ")
-                .push_bind(page.limit());
+            select.push(" ORDER BY created_at, guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             let rows = select.build_query_as().fetch_all(pool).await?;
             (total, rows)

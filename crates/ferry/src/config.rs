@@ -22,22 +22,20 @@ pub fn keyring_for(database_url: &str) -> Result<Keyring> {
         Err(_) => Vec::new(),
     };
     let current = match std::env::var("FERRY_MASTER_KEY") {
-        Ok(hex) if !hex.trim().is_empty() => MasterKey::from_hex(&hex)
-            .map_err(anyhow::Error::msg)
-            .context("FERRY_MASTER_KEY")?,
+        Ok(hex) if !hex.trim().is_empty() => {
+            MasterKey::from_hex(&hex).map_err(anyhow::Error::msg).context("FERRY_MASTER_KEY")?
+        }
         _ => match sqlite_key_path(database_url) {
             Some(KeyPlace::File(path)) => {
-                let (key, created) = MasterKey::load_or_create(&path)
-                    .with_context(|| format!("master key file {}", path.display()))?;
+                let (key, created) =
+                    MasterKey::load_or_create(&path).with_context(|| format!("master key file {}", path.display()))?;
                 if created {
                     tracing::warn!(path = %path.display(), "generated a new master key; back it up with the database");
                 }
                 key
             }
             Some(KeyPlace::Ephemeral) => MasterKey::generate(),
-            None => bail!(
-                "set FERRY_MASTER_KEY (64 hex characters) to use PostgreSQL: every node must share one key"
-            ),
+            None => bail!("set FERRY_MASTER_KEY (64 hex characters) to use PostgreSQL: every node must share one key"),
         },
     };
     Ok(Keyring::new(&current, &previous))
@@ -49,9 +47,7 @@ enum KeyPlace {
 }
 
 fn sqlite_key_path(url: &str) -> Option<KeyPlace> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
         return Some(KeyPlace::Ephemeral);

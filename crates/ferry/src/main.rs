@@ -12,19 +12,10 @@ use ferry_core::{Db, RandomIds, Service, SystemClock};
 use crate::config::keyring_for;
 
 #[derive(Parser)]
-#[command(
-    name = "ferry",
-    version,
-    about = "A self-hosted financial-data aggregation server that speaks MX's API"
-)]
+#[command(name = "ferry", version, about = "A self-hosted financial-data aggregation server that speaks MX's API")]
 struct Cli {
     /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "FERRY_DATABASE_URL",
-        default_value = "sqlite://ferry.db"
-    )]
+    #[arg(long, global = true, env = "FERRY_DATABASE_URL", default_value = "sqlite://ferry.db")]
     database: String,
 
     #[command(subcommand)]
@@ -91,9 +82,7 @@ async fn main() -> Result<()> {
 }
 
 fn init_logging() {
-    let filter = std::env::var("FERRY_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into());
+    let filter = std::env::var("FERRY_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
@@ -114,38 +103,25 @@ fn redact(url: &str) -> String {
 
 fn service(db: Db, database_url: &str) -> Result<Service> {
     let keyring = keyring_for(database_url)?;
-    Ok(Service::new(
-        db,
-        keyring,
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    ))
+    Ok(Service::new(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds)))
 }
 
 async fn serve(db: Db, database_url: &str, listen: SocketAddr) -> Result<()> {
     let service = service(db.clone(), database_url)?;
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     if service.count_clients().await? == 0 {
         let (client, key) = service.create_client("development").await?;
         println!("Created a development client (its API key is shown only this once):");
         println!("  client_id: {}", client.id);
         println!("  api_key:   {}", key.expose());
-        println!(
-            "  try: curl -u {}:{} http://{local}/users",
-            client.id,
-            key.expose()
-        );
+        println!("  try: curl -u {}:{} http://{local}/users", client.id, key.expose());
     }
     println!("Ferry listening on http://{local} ({})", db.backend());
     tracing::info!(%local, backend = db.backend(), "listening");
-    axum::serve(listener, ferry_api::router(service))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, ferry_api::router(service)).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;
     Ok(())
 }
@@ -186,10 +162,8 @@ async fn clients(db: Db, database_url: &str, command: ClientsCommand) -> Result<
         ClientsCommand::List { json } => {
             let clients = service.list_clients().await?;
             if json {
-                let list: Vec<_> = clients
-                    .iter()
-                    .map(|c| serde_json::json!({ "client_id": c.id.as_str(), "name": c.name }))
-                    .collect();
+                let list: Vec<_> =
+                    clients.iter().map(|c| serde_json::json!({ "client_id": c.id.as_str(), "name": c.name })).collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
                 for c in clients {
@@ -211,10 +185,7 @@ async fn clients(db: Db, database_url: &str, command: ClientsCommand) -> Result<
                 .into_iter()
                 .find(|c| c.id.as_str() == id)
                 .with_context(|| format!("no client {id}"))?;
-            service
-                .set_favorite_institutions(&client, &codes)
-                .await
-                .context("cannot set favorites")?;
+            service.set_favorite_institutions(&client, &codes).await.context("cannot set favorites")?;
             println!("{} favorite institution(s) set for {id}", codes.len());
         }
     }
@@ -223,10 +194,7 @@ async fn clients(db: Db, database_url: &str, command: ClientsCommand) -> Result<
 
 fn print_key(client_id: &str, api_key: &str, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "client_id": client_id, "api_key": api_key })
-        );
+        println!("{}", serde_json::json!({ "client_id": client_id, "api_key": api_key }));
     } else {
         println!("client_id: {client_id}");
         println!("api_key:   {api_key}");

@@ -14,27 +14,16 @@ use crate::extract::{QueryParams, Version};
 
 /// The v20111101 boolean filters and the product each stands for.
 const SUPPORTS_FILTERS: &[(&str, Product)] = &[
-    (
-        "supports_account_identification",
-        Product::IdentityVerification,
-    ),
+    ("supports_account_identification", Product::IdentityVerification),
     ("supports_account_statement", Product::Statements),
-    (
-        "supports_account_verification",
-        Product::AccountVerification,
-    ),
+    ("supports_account_verification", Product::AccountVerification),
     ("supports_transaction_history", Product::TransactionHistory),
 ];
 
 fn parse_product(s: &str) -> Result<Product, ApiError> {
     // The v20250224 query enum says `history` where the schema says `transaction_history`.
-    let s = if s == "history" {
-        "transaction_history"
-    } else {
-        s
-    };
-    s.parse()
-        .map_err(|e| ApiError::bad_request(format!("supported_products: {e}")))
+    let s = if s == "history" { "transaction_history" } else { s };
+    s.parse().map_err(|e| ApiError::bad_request(format!("supported_products: {e}")))
 }
 
 pub async fn list(
@@ -58,14 +47,8 @@ pub async fn list(
         products,
         include_hidden: false,
     };
-    let page = s
-        .list_institutions(&filter, q.page(PageRequest::MAX_PER_PAGE_INSTITUTIONS)?)
-        .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("institutions", &page, |i| json::institution(v, i)),
-    ))
+    let page = s.list_institutions(&filter, q.page(PageRequest::MAX_PER_PAGE_INSTITUTIONS)?).await?;
+    Ok(json::respond(v, StatusCode::OK, json::list("institutions", &page, |i| json::institution(v, i))))
 }
 
 pub async fn favorites(
@@ -81,11 +64,7 @@ pub async fn favorites(
             q.page(PageRequest::MAX_PER_PAGE_INSTITUTIONS)?,
         )
         .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("institutions", &page, |i| json::institution(v, i)),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json::list("institutions", &page, |i| json::institution(v, i))))
 }
 
 fn institution_ref(v: Version, s: &str) -> InstitutionRef {
@@ -102,11 +81,7 @@ pub async fn read(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let inst = s.get_institution(&institution_ref(v, &code)).await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json!({ "institution": json::institution(v, &inst) }),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json!({ "institution": json::institution(v, &inst) })))
 }
 
 pub async fn credentials(
@@ -117,23 +92,9 @@ pub async fn credentials(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let page_req = q.page(PageRequest::MAX_PER_PAGE)?;
-    let (_, creds) = s
-        .institution_credentials(&institution_ref(v, &code))
-        .await?;
+    let (_, creds) = s.institution_credentials(&institution_ref(v, &code)).await?;
     let total = creds.len() as i64;
-    let items = creds
-        .into_iter()
-        .skip(page_req.offset() as usize)
-        .take(page_req.per_page as usize)
-        .collect();
-    let page = ferry_domain::Page {
-        items,
-        request: page_req,
-        total_entries: total,
-    };
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("credentials", &page, json::credential),
-    ))
+    let items = creds.into_iter().skip(page_req.offset() as usize).take(page_req.per_page as usize).collect();
+    let page = ferry_domain::Page { items, request: page_req, total_entries: total };
+    Ok(json::respond(v, StatusCode::OK, json::list("credentials", &page, json::credential)))
 }

@@ -3,9 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_domain::{
-    ConnectionStatus, Institution, InstitutionCredential, Member, Page, Product, User,
-};
+use ferry_domain::{ConnectionStatus, Institution, InstitutionCredential, Member, Page, Product, User};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -15,17 +13,13 @@ use crate::extract::Version;
 /// A JSON response with the version's media type.
 pub fn respond(v: Version, status: StatusCode, body: Value) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(v.content_type()),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(v.content_type()));
     response
 }
 
 /// `2016-10-13T17:57:37.000Z`, as MX writes times.
 pub fn timestamp(t: Option<OffsetDateTime>) -> Value {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     match t.and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&fmt).ok()) {
         Some(s) => Value::String(s),
         None => Value::Null,
@@ -134,8 +128,7 @@ pub fn institution(v: Version, i: &Institution) -> Value {
     });
     match v {
         Version::V20111101 => {
-            body["supports_account_identification"] =
-                json!(i.supports(Product::IdentityVerification));
+            body["supports_account_identification"] = json!(i.supports(Product::IdentityVerification));
             body["supports_account_statement"] = json!(i.supports(Product::Statements));
             body["supports_account_verification"] = json!(i.supports(Product::AccountVerification));
             body["supports_transaction_history"] = json!(i.supports(Product::TransactionHistory));
@@ -144,12 +137,7 @@ pub fn institution(v: Version, i: &Institution) -> Value {
             body["guid"] = json!(i.guid.as_str());
             body["created_at"] = timestamp(Some(i.created_at));
             body["is_hidden"] = json!(i.is_hidden);
-            body["supported_products"] = json!(
-                i.supported_products
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-            );
+            body["supported_products"] = json!(i.supported_products.iter().map(|p| p.as_str()).collect::<Vec<_>>());
         }
     }
     body

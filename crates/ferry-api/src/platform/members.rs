@@ -5,9 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_core::{MemberPatch, Service};
-use ferry_domain::{
-    ConnectionStatus, NewMember, PageRequest, Product, Secret, SubmittedCredential, UseCase,
-};
+use ferry_domain::{ConnectionStatus, NewMember, PageRequest, Product, Secret, SubmittedCredential, UseCase};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -87,9 +85,7 @@ fn credentials_in(creds: Vec<CredentialIn>) -> Vec<SubmittedCredential> {
 fn use_cases_in(values: Vec<String>) -> Result<Vec<UseCase>, ApiError> {
     let mut out = Vec::new();
     for (i, v) in values.iter().enumerate() {
-        let u: UseCase = v
-            .parse()
-            .map_err(|e| ApiError::bad_request(format!("member.use_cases[{i}]: {e}")))?;
+        let u: UseCase = v.parse().map_err(|e| ApiError::bad_request(format!("member.use_cases[{i}]: {e}")))?;
         if !out.contains(&u) {
             out.push(u);
         }
@@ -100,9 +96,7 @@ fn use_cases_in(values: Vec<String>) -> Result<Vec<UseCase>, ApiError> {
 fn products_in(values: Vec<String>) -> Result<Vec<Product>, ApiError> {
     let mut out = Vec::new();
     for (i, v) in values.iter().enumerate() {
-        let p: Product = v
-            .parse()
-            .map_err(|e| ApiError::bad_request(format!("data_request.products[{i}]: {e}")))?;
+        let p: Product = v.parse().map_err(|e| ApiError::bad_request(format!("data_request.products[{i}]: {e}")))?;
         if !out.contains(&p) {
             out.push(p);
         }
@@ -124,17 +118,13 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let callback_payload = header_text(&headers, CALLBACK_HEADER)?;
     let user = user_ref(v, &user)?;
-    let f = body
-        .member
-        .ok_or_else(|| ApiError::bad_request("member is required"))?;
+    let f = body.member.ok_or_else(|| ApiError::bad_request("member is required"))?;
     let is_oauth = f.is_oauth.unwrap_or(false);
     let credentials = match f.credentials {
         Some(c) => credentials_in(c),
         None if is_oauth => Vec::new(),
         None => {
-            return Err(ApiError::bad_request(
-                "member.credentials is required (or set member.is_oauth to true)",
-            ));
+            return Err(ApiError::bad_request("member.credentials is required (or set member.is_oauth to true)"));
         }
     };
     let products = match body.data_request {
@@ -145,9 +135,7 @@ pub async fn create(
         None => Vec::new(),
     };
     let new = NewMember {
-        institution: f
-            .institution_code
-            .ok_or_else(|| ApiError::bad_request("member.institution_code is required"))?,
+        institution: f.institution_code.ok_or_else(|| ApiError::bad_request("member.institution_code is required"))?,
         credentials,
         id: f.id,
         metadata: f.metadata,
@@ -159,18 +147,12 @@ pub async fn create(
         client_redirect_url: body.client_redirect_url.or(f.client_redirect_url),
         enable_app2app: body.enable_app2app.or(f.enable_app2app),
         referral_source: body.referral_source.or(f.referral_source),
-        ui_message_webview_url_scheme: body
-            .ui_message_webview_url_scheme
-            .or(f.ui_message_webview_url_scheme),
+        ui_message_webview_url_scheme: body.ui_message_webview_url_scheme.or(f.ui_message_webview_url_scheme),
         callback_payload,
     };
     let created = s.create_member(&client, &user, new).await?;
     // 202 when aggregation was asked for, 200 when it was skipped (MX's create semantics).
-    let status = if created.aggregation_requested {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created.aggregation_requested { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok(member_body(v, status, &created.member))
 }
 
@@ -180,9 +162,7 @@ pub async fn read(
     Auth(client): Auth,
     Path((user, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let m = s
-        .get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?)
-        .await?;
+    let m = s.get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
     Ok(member_body(v, StatusCode::OK, &m))
 }
 
@@ -195,9 +175,7 @@ pub async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Response, ApiError> {
     let callback_payload = header_text(&headers, CALLBACK_HEADER)?;
-    let f = body
-        .member
-        .ok_or_else(|| ApiError::bad_request("member is required"))?;
+    let f = body.member.ok_or_else(|| ApiError::bad_request("member is required"))?;
     let patch = MemberPatch {
         credentials: f.credentials.map(credentials_in),
         id: f.id,
@@ -207,14 +185,7 @@ pub async fn update(
         skip_aggregation: f.skip_aggregation,
         callback_payload,
     };
-    let m = s
-        .update_member(
-            &client,
-            &user_ref(v, &user)?,
-            &member_ref(v, &member)?,
-            patch,
-        )
-        .await?;
+    let m = s.update_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, patch).await?;
     Ok(member_body(v, StatusCode::OK, &m))
 }
 
@@ -224,8 +195,7 @@ pub async fn delete(
     Auth(client): Auth,
     Path((user, member)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    s.delete_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?)
-        .await?;
+    s.delete_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,25 +207,11 @@ pub async fn list(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let use_case = match q.get("use_case").filter(|u| !u.is_empty()) {
-        Some(u) => Some(
-            u.parse::<UseCase>()
-                .map_err(|e| ApiError::bad_request(format!("use_case: {e}")))?,
-        ),
+        Some(u) => Some(u.parse::<UseCase>().map_err(|e| ApiError::bad_request(format!("use_case: {e}")))?),
         None => None,
     };
-    let page = s
-        .list_members(
-            &client,
-            &user_ref(v, &user)?,
-            use_case,
-            q.page(PageRequest::MAX_PER_PAGE)?,
-        )
-        .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("members", &page, |m| json::member(v, m)),
-    ))
+    let page = s.list_members(&client, &user_ref(v, &user)?, use_case, q.page(PageRequest::MAX_PER_PAGE)?).await?;
+    Ok(json::respond(v, StatusCode::OK, json::list("members", &page, |m| json::member(v, m))))
 }
 
 pub async fn status(
@@ -264,14 +220,8 @@ pub async fn status(
     Auth(client): Auth,
     Path((user, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let m = s
-        .get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?)
-        .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json!({ "member": json::member_status(&m) }),
-    ))
+    let m = s.get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
+    Ok(json::respond(v, StatusCode::OK, json!({ "member": json::member_status(&m) })))
 }
 
 pub async fn credentials(
@@ -282,18 +232,9 @@ pub async fn credentials(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let page = s
-        .member_credentials(
-            &client,
-            &user_ref(v, &user)?,
-            &member_ref(v, &member)?,
-            q.page(PageRequest::MAX_PER_PAGE)?,
-        )
+        .member_credentials(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, q.page(PageRequest::MAX_PER_PAGE)?)
         .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("credentials", &page, json::credential),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json::list("credentials", &page, json::credential)))
 }
 
 /// 204 unless the member is CHALLENGED, as MX answers.
@@ -305,22 +246,12 @@ pub async fn challenges(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let page_req = q.page(PageRequest::MAX_PER_PAGE)?;
-    let m = s
-        .get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?)
-        .await?;
+    let m = s.get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
     if m.connection_status != ConnectionStatus::CHALLENGED {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     // Challenges are raised by aggregation, which stores none yet: a CHALLENGED member cannot
     // arise before it does.
-    let page = ferry_domain::Page::<serde_json::Value> {
-        items: Vec::new(),
-        request: page_req,
-        total_entries: 0,
-    };
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("challenges", &page, |c| c.clone()),
-    ))
+    let page = ferry_domain::Page::<serde_json::Value> { items: Vec::new(), request: page_req, total_entries: 0 };
+    Ok(json::respond(v, StatusCode::OK, json::list("challenges", &page, |c| c.clone())))
 }

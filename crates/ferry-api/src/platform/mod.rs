@@ -17,39 +17,16 @@ use crate::extract::Version;
 pub fn routes() -> Router<Service> {
     Router::new()
         .route("/users", get(users::list).post(users::create))
-        .route(
-            "/users/{user}",
-            get(users::read).put(users::update).delete(users::delete),
-        )
-        .route(
-            "/users/{user}/members",
-            get(members::list).post(members::create),
-        )
-        .route(
-            "/users/{user}/members/{member}",
-            get(members::read)
-                .put(members::update)
-                .delete(members::delete),
-        )
-        .route(
-            "/users/{user}/members/{member}/status",
-            get(members::status),
-        )
-        .route(
-            "/users/{user}/members/{member}/credentials",
-            get(members::credentials),
-        )
-        .route(
-            "/users/{user}/members/{member}/challenges",
-            get(members::challenges),
-        )
+        .route("/users/{user}", get(users::read).put(users::update).delete(users::delete))
+        .route("/users/{user}/members", get(members::list).post(members::create))
+        .route("/users/{user}/members/{member}", get(members::read).put(members::update).delete(members::delete))
+        .route("/users/{user}/members/{member}/status", get(members::status))
+        .route("/users/{user}/members/{member}/credentials", get(members::credentials))
+        .route("/users/{user}/members/{member}/challenges", get(members::challenges))
         .route("/institutions", get(institutions::list))
         .route("/institutions/favorites", get(institutions::favorites))
         .route("/institutions/{institution}", get(institutions::read))
-        .route(
-            "/institutions/{institution}/credentials",
-            get(institutions::credentials),
-        )
+        .route("/institutions/{institution}/credentials", get(institutions::credentials))
 }
 
 /// Reads a `{user}` path segment as the version allows.

@@ -54,11 +54,7 @@ pub async fn create(
         metadata: f.metadata.flatten(),
     };
     let user = s.create_user(&client, new).await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json!({ "user": json::user(v, &user) }),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json!({ "user": json::user(v, &user) })))
 }
 
 pub async fn read(
@@ -68,11 +64,7 @@ pub async fn read(
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = s.get_user(&client, &user_ref(v, &user)?).await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json!({ "user": json::user(v, &user) }),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json!({ "user": json::user(v, &user) })))
 }
 
 pub async fn update(
@@ -83,18 +75,9 @@ pub async fn update(
     JsonBody(body): JsonBody<UserBody>,
 ) -> Result<Response, ApiError> {
     let f = body.user.unwrap_or_default();
-    let patch = UserPatch {
-        id: f.id,
-        email: f.email,
-        is_disabled: f.is_disabled,
-        metadata: f.metadata,
-    };
+    let patch = UserPatch { id: f.id, email: f.email, is_disabled: f.is_disabled, metadata: f.metadata };
     let user = s.update_user(&client, &user_ref(v, &user)?, patch).await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json!({ "user": json::user(v, &user) }),
-    ))
+    Ok(json::respond(v, StatusCode::OK, json!({ "user": json::user(v, &user) })))
 }
 
 pub async fn delete(
@@ -118,12 +101,6 @@ pub async fn list(
         email: q.get("email").map(str::to_owned),
         is_disabled: q.bool("is_disabled")?,
     };
-    let page = s
-        .list_users(&client, &filter, q.page(PageRequest::MAX_PER_PAGE)?)
-        .await?;
-    Ok(json::respond(
-        v,
-        StatusCode::OK,
-        json::list("users", &page, |u| json::user(v, u)),
-    ))
+    let page = s.list_users(&client, &filter, q.page(PageRequest::MAX_PER_PAGE)?).await?;
+    Ok(json::respond(v, StatusCode::OK, json::list("users", &page, |u| json::user(v, u))))
 }

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK and Schemathesis against a
+# freshly started `ferry serve`, once per database.
+#
+#   compat/run.sh [DATABASE_URL...]
+#
+# Without arguments: one fresh SQLite file in a temp dir. If FERRY_COMPAT_POSTGRES_URL is set
+# (e.g. postgres://postgres@127.0.0.1:5432), a fresh database ferry_compat_<random> is created
+# there as well, and dropped at the end. See compat/README.md for the other variables.
+set -euo pipefail
+
+COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname "$COMPAT_DIR")
+
+# Pinned tool versions (the Node SDK is pinned by compat/node/package.json + package-lock.json).
+MX_PYTHON_PIN="mx-platform-python==1.12.0"
+SCHEMATHESIS_PIN="schemathesis==4.32.5"
+
+FERRY_BIN=${FERRY_BIN:-target/release/ferry}
+[[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
+PYTHON=${PYTHON:-python3}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-compat.XXXXXX")
+SERVER_PID=""
+PG_ADMIN_URL=""
+PG_DBS=()
+RESULTS=()
+PASSED=0
+FAILED=0
+
+log() { printf '\n==> %s\n' "$*"; }
+
+cleanup() {
+  local rc=$?
+  stop_server
+  for db in "${PG_DBS[@]}"; do
+    psql "$PG_ADMIN_URL" -qX -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
+      psql "$PG_ADMIN_URL" -qX -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 ||
+      echo "warning: could not drop postgres database $db" >&2
+  done
+  if [[ $rc -eq 0 && -z ${FERRY_COMPAT_KEEP:-} ]]; then
+    rm -rf "$WORK"
+  else
+    echo "logs kept in $WORK" >&2
+  fi
+}
+trap cleanup EXIT
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+
+# --- environments (cached in compat/.cache unless FERRY_COMPAT_CACHE=0) -------------------
+
+if [[ ${FERRY_COMPAT_CACHE:-1} == 0 ]]; then ENV_ROOT="$WORK/envs"; else ENV_ROOT="$COMPAT_DIR/.cache"; fi
+mkdir -p "$ENV_ROOT"
+
+key() { printf '%s' "$*" | sha256sum | cut -c1-12; }
+
+python_env() { # python_env NAME PIN -> prints the venv's directory
+  local dir
+  dir="$ENV_ROOT/$1-$(key "$2" "$("$PYTHON" -V 2>&1)")"
+  if [[ ! -f $dir/.ok ]]; then
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir" >&2
+    "$dir/bin/pip" install -q --disable-pip-version-check "$2" >&2
+    touch "$dir/.ok"
+  fi
+  echo "$dir"
+}
+
+node_env() { # -> prints a node_modules directory holding mx-platform-node
+  local dir
+  dir="$ENV_ROOT/node-$(cat "$COMPAT_DIR/node/package.json" "$COMPAT_DIR/node/package-lock.json" | sha256sum | cut -c1-12)"
+  if [[ ! -f $dir/.ok ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$COMPAT_DIR/node/package.json" "$COMPAT_DIR/node/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+    touch "$dir/.ok"
+  fi
+  echo "$dir/node_modules"
+}
+
+# --- server lifecycle --------------------------------------------------------------------
+
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+json_field() { "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
+  local label=$1 url=$2 port creds i
+  local logf="$WORK/$label/ferry.log"
+  "$FERRY_BIN" migrate --database "$url" >>"$logf" 2>&1
+  creds=$("$FERRY_BIN" clients create "compat-$label" --database "$url" --json 2>>"$logf")
+  FERRY_CLIENT_ID=$(json_field client_id <<<"$creds")
+  FERRY_API_KEY=$(json_field api_key <<<"$creds")
+  port=$(free_port)
+  FERRY_URL="http://127.0.0.1:$port"
+  export FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
+  "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
+  SERVER_PID=$!
+  for ((i = 0; i < 120; i++)); do
+    if curl -fsS -o /dev/null "$FERRY_URL/health" 2>/dev/null; then
+      echo "ferry serving on $FERRY_URL (pid $SERVER_PID, log $logf)"
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "ferry did not become healthy on $FERRY_URL; last log lines:" >&2
+  tail -n 40 "$logf" >&2
+  stop_server
+  return 1
+}
+
+# --- suites ------------------------------------------------------------------------------
+
+run_suite() { # run_suite LABEL SUITE
+  local label=$1 suite=$2 rc=0
+  log "[$label] $suite"
+  case $suite in
+    python) "$SDK_VENV/bin/python" "$COMPAT_DIR/python_sdk.py" || rc=$? ;;
+    node) MX_NODE_MODULES="$NODE_MODULES" node "$COMPAT_DIR/node/node_sdk.mjs" || rc=$? ;;
+    schemathesis)
+      FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
+        "$ST_VENV/bin/python" "$COMPAT_DIR/schemathesis_suite.py" || rc=$? ;;
+    *) echo "unknown suite: $suite" >&2; rc=2 ;;
+  esac
+  record "$label" "$suite" "$rc"
+}
+
+record() {
+  if [[ $3 -eq 0 ]]; then
+    RESULTS+=("PASS  $1  $2"); PASSED=$((PASSED + 1))
+  else
+    RESULTS+=("FAIL  $1  $2 (exit $3)"); FAILED=$((FAILED + 1))
+  fi
+}
+
+run_database() { # run_database LABEL DATABASE_URL
+  local label=$1 url=$2 suite failed_before=$FAILED
+  mkdir -p "$WORK/$label"
+  log "[$label] database $url"
+  if ! start_server "$label" "$url"; then
+    record "$label" "server start" 1
+    return 0
+  fi
+  for suite in $SUITES; do run_suite "$label" "$suite"; done
+  kill -0 "$SERVER_PID" 2>/dev/null || { SERVER_PID=""; record "$label" "server still running after the suites" 1; }
+  stop_server
+  if [[ $FAILED -gt $failed_before ]]; then
+    echo "[$label] server log: $WORK/$label/ferry.log"
+  fi
+}
+
+pg_url() { # pg_url URL DBNAME -> URL with its database path replaced
+  "$PYTHON" - "$1" "$2" <<'EOF'
+import sys, urllib.parse as up
+parts = up.urlsplit(sys.argv[1])
+print(up.urlunsplit(parts._replace(path="/" + sys.argv[2])))
+EOF
+}
+
+# --- main --------------------------------------------------------------------------------
+
+if [[ ! -x $FERRY_BIN ]]; then
+  echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
+  exit 2
+fi
+for tool in "$PYTHON" curl; do command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }; done
+[[ " $SUITES " != *" node "* ]] || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
+
+# Postgres URLs need a master key; one random key per run, used for every database.
+export FERRY_MASTER_KEY=${FERRY_MASTER_KEY:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}
+
+log "preparing environments in $ENV_ROOT"
+[[ " $SUITES " != *" python "* ]] || SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
+[[ " $SUITES " != *" schemathesis "* ]] || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
+[[ " $SUITES " != *" node "* ]] || NODE_MODULES=$(node_env)
+
+LABELS=()
+URLS=()
+if [[ $# -gt 0 ]]; then
+  for url in "$@"; do LABELS+=("db${#LABELS[@]}-${url%%:*}"); URLS+=("$url"); done
+else
+  mkdir -p "$WORK/sqlite-db"
+  LABELS+=(sqlite); URLS+=("sqlite://$WORK/sqlite-db/ferry.db")
+fi
+if [[ -n ${FERRY_COMPAT_POSTGRES_URL:-} ]]; then
+  command -v psql >/dev/null || { echo "missing tool: psql" >&2; exit 2; }
+  pg_db="ferry_compat_$("$PYTHON" -c 'import secrets; print(secrets.token_hex(6))')"
+  if [[ $("$PYTHON" -c 'import sys, urllib.parse as up; print(up.urlsplit(sys.argv[1]).path.strip("/"))' "$FERRY_COMPAT_POSTGRES_URL") ]]; then
+    PG_ADMIN_URL=$FERRY_COMPAT_POSTGRES_URL
+  else
+    PG_ADMIN_URL=$(pg_url "$FERRY_COMPAT_POSTGRES_URL" postgres)
+  fi
+  psql "$PG_ADMIN_URL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$pg_db\"" >/dev/null
+  PG_DBS+=("$pg_db")
+  LABELS+=(postgres); URLS+=("$(pg_url "$FERRY_COMPAT_POSTGRES_URL" "$pg_db")")
+fi
+
+for i in "${!URLS[@]}"; do run_database "${LABELS[$i]}" "${URLS[$i]}"; done
+
+log "summary"
+printf '  %s\n' "${RESULTS[@]}"
+echo "compat: $PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]

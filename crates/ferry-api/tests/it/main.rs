@@ -1,0 +1,12 @@
+//! HTTP tests of the Platform API through `Router::oneshot`. Every test runs on SQLite and, when
+//! `FERRY_TEST_POSTGRES_URL` names a server (CI always sets it), on PostgreSQL too.
+
+mod support;
+
+mod concurrency;
+mod errors;
+mod institutions;
+mod isolation;
+mod members;
+mod secrets;
+mod users;

@@ -1,0 +1,170 @@
+//! `TestApp`: a router over a fresh database per backend, two clients, and typed helpers.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use base64::Engine;
+use ferry_core::{Db, FixedIds, Keyring, ManualClock, MasterKey, Service};
+use ferry_domain::Client;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const MXBANK: &str = "mxbank";
+pub const LOGIN: &str = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1";
+pub const PASSWORD: &str = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d";
+
+pub struct TestApp {
+    pub router: Router,
+    pub service: Service,
+    #[allow(dead_code)]
+    pub backend: &'static str,
+    pub client: Client,
+    pub auth: String,
+    pub other_auth: String,
+    /// The SQLite file, when the backend is SQLite.
+    pub sqlite_path: Option<std::path::PathBuf>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+fn basic(id: &str, key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{key}")))
+}
+
+impl TestApp {
+    async fn new(db: Db, backend: &'static str, sqlite_path: Option<std::path::PathBuf>) -> TestApp {
+        db.migrate().await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
+        let keyring = Keyring::new(&MasterKey::generate(), &[]);
+        let service = Service::new(db, keyring, clock, Arc::new(FixedIds::default()));
+        let (client, key) = service.create_client("test").await.expect("client");
+        let (other, other_key) = service.create_client("other").await.expect("other client");
+        TestApp {
+            router: ferry_api::router(service.clone()),
+            auth: basic(client.id.as_str(), key.expose()),
+            other_auth: basic(other.id.as_str(), other_key.expose()),
+            service,
+            backend,
+            client,
+            sqlite_path,
+        }
+    }
+
+    /// Sends a request with the given raw body and headers.
+    pub async fn raw(&self, method: Method, path: &str, body: Body, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self.router.clone().oneshot(req.body(body).expect("request")).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("authorization", self.auth.as_str())];
+        all.extend_from_slice(headers);
+        let body = match body {
+            Some(v) => {
+                all.push(("content-type", "application/json"));
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(method, path, body, &all).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn get_v2025(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, &[("accept-version", "v20250224")]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Creates a user and returns its guid.
+    pub async fn user(&self, id: Option<&str>) -> String {
+        let r = self.post("/users", json!({ "user": { "id": id, "email": "someone@example.com" } })).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        r.body["user"]["guid"].as_str().expect("guid").to_owned()
+    }
+
+    /// Creates an MX Bank member with `mxuser` and `password`; returns the reply.
+    pub async fn member(&self, user: &str, password: &str, extra: Value) -> Reply {
+        let mut member = json!({
+            "institution_code": MXBANK,
+            "credentials": [{ "guid": LOGIN, "value": "mxuser" }, { "guid": PASSWORD, "value": password }],
+        });
+        if let (Some(m), Some(e)) = (member.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        self.post(&format!("/users/{user}/members"), json!({ "member": member })).await
+    }
+}
+
+/// Runs `test` against a fresh database on every configured backend.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = std::env::temp_dir().join(format!("ferry-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("ferry.db");
+    let db = Db::connect(&format!("sqlite://{}", path.display())).await.expect("sqlite");
+    let app = TestApp::new(db.clone(), "sqlite", Some(path)).await;
+    let outcome = tokio::spawn(test(app)).await;
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+
+    if let Ok(admin) = std::env::var("FERRY_TEST_POSTGRES_URL") {
+        let name = format!("ferry_test_{}", uuid::Uuid::new_v4().simple());
+        let url = ferry_store::create_postgres_database(&admin, &name).await.expect("create test database");
+        let db = Db::connect(&url).await.expect("postgres");
+        let app = TestApp::new(db.clone(), "postgres", None).await;
+        let outcome = tokio::spawn(test(app)).await;
+        db.close().await;
+        let _ = ferry_store::drop_postgres_database(&admin, &name).await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
