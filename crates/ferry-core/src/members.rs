@@ -119,10 +119,11 @@ impl Service {
         if let Some(p) = &new.callback_payload {
             check_callback_payload(p)?;
         }
-        if let Some(r) = &new.referral_source {
-            if r != "APP" && r != "BROWSER" {
-                return Err(Error::bad_request("referral_source must be APP or BROWSER"));
-            }
+        if let Some(r) = &new.referral_source
+            && r != "APP"
+            && r != "BROWSER"
+        {
+            return Err(Error::bad_request("referral_source must be APP or BROWSER"));
         }
         check_use_cases(&new.use_cases)?;
         if new.institution.is_empty() {

@@ -19,13 +19,23 @@ async fn auth_versions_and_media_types() {
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth}");
         }
         for accept in ["application/vnd.mx.api.v1+json", "application/json", "*/*", "text/html, */*;q=0.8"] {
-            assert_eq!(app.call(Method::GET, "/users", None, &[("accept", accept)]).await.status, StatusCode::OK, "{accept}");
+            assert_eq!(
+                app.call(Method::GET, "/users", None, &[("accept", accept)]).await.status,
+                StatusCode::OK,
+                "{accept}"
+            );
         }
-        assert_eq!(app.call(Method::GET, "/users", None, &[("accept", "text/html")]).await.status, StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(
+            app.call(Method::GET, "/users", None, &[("accept", "text/html")]).await.status,
+            StatusCode::NOT_ACCEPTABLE
+        );
         let r = app.call(Method::GET, "/users", None, &[("accept-version", "v19990101")]).await;
         assert_eq!(r.status, StatusCode::NOT_ACCEPTABLE);
         assert!(r.body["error"]["message"].as_str().unwrap().contains("v19990101"));
-        assert_eq!(app.call(Method::GET, "/users", None, &[("accept-version", "v20111101")]).await.status, StatusCode::OK);
+        assert_eq!(
+            app.call(Method::GET, "/users", None, &[("accept-version", "v20111101")]).await.status,
+            StatusCode::OK
+        );
     })
     .await;
 }

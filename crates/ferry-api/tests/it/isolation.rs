@@ -10,7 +10,10 @@ use crate::support::{LOGIN, PASSWORD, each_backend};
 async fn every_route_hides_other_clients_objects() {
     each_backend(|app| async move {
         let user = app.user(Some("mine")).await;
-        let member = app.member(&user, "p", json!({ "id": "my-member" })).await.body["member"]["guid"].as_str().unwrap().to_owned();
+        let member = app.member(&user, "p", json!({ "id": "my-member" })).await.body["member"]["guid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let creds = json!({ "member": { "credentials": [{ "guid": PASSWORD, "value": "x" }] } });
         let new_member = json!({ "member": { "institution_code": "mxbank",
             "credentials": [{ "guid": LOGIN, "value": "a" }, { "guid": PASSWORD, "value": "b" }] } });

@@ -1,6 +1,8 @@
 //! HTTP tests of the Platform API through `Router::oneshot`. Every test runs on SQLite and, when
 //! `FERRY_TEST_POSTGRES_URL` names a server (CI always sets it), on PostgreSQL too.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod concurrency;

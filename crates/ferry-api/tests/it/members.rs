@@ -78,7 +78,14 @@ async fn skip_aggregation_answers_200_and_every_body_field_is_accepted() {
             "referral_source": "APP",
             "ui_message_webview_url_scheme": "myapp"
         });
-        let r = app.call(Method::POST, &format!("/users/{user}/members"), Some(body), &[("x-callback-payload", "eyJhIjoxfQ==")]).await;
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/users/{user}/members"),
+                Some(body),
+                &[("x-callback-payload", "eyJhIjoxfQ==")],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         assert_eq!(r.body["member"]["use_cases"], json!(["MONEY_MOVEMENT", "PFM"]));
         assert_eq!(r.body["member"]["background_aggregation_is_disabled"], true);
@@ -107,7 +114,10 @@ async fn duplicates_are_refused_with_the_existing_guid() {
         // Another password is another member; updating it onto the first one's is a duplicate.
         let second = app.member(&user, "other", json!({})).await.body["member"]["guid"].as_str().unwrap().to_owned();
         let r = app
-            .put(&format!("/users/{user}/members/{second}"), json!({ "member": { "credentials": [{ "guid": PASSWORD, "value": "secret" }] } }))
+            .put(
+                &format!("/users/{user}/members/{second}"),
+                json!({ "member": { "credentials": [{ "guid": PASSWORD, "value": "secret" }] } }),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
         assert_eq!(r.body["error"]["guid"], first.as_str());
@@ -132,7 +142,12 @@ async fn oauth_members_are_pending_and_one_per_institution() {
         assert_eq!(r.body["member"]["connection_status"], "PENDING");
         assert_eq!(r.body["member"]["is_oauth"], true);
         let first = r.body["member"]["guid"].clone();
-        let r = app.post(&path, json!({ "member": { "institution_code": "mx_bank_oauth", "is_oauth": true, "credentials": [] } })).await;
+        let r = app
+            .post(
+                &path,
+                json!({ "member": { "institution_code": "mx_bank_oauth", "is_oauth": true, "credentials": [] } }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CONFLICT);
         assert_eq!(r.body["error"]["guid"], first);
         let r = app.post(&path, json!({ "member": { "institution_code": MXBANK, "is_oauth": true } })).await;

@@ -20,8 +20,6 @@ pub const PASSWORD: &str = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d";
 pub struct TestApp {
     pub router: Router,
     pub service: Service,
-    #[allow(dead_code)]
-    pub backend: &'static str,
     pub client: Client,
     pub auth: String,
     pub other_auth: String,
@@ -46,7 +44,7 @@ fn basic(id: &str, key: &str) -> String {
 }
 
 impl TestApp {
-    async fn new(db: Db, backend: &'static str, sqlite_path: Option<std::path::PathBuf>) -> TestApp {
+    async fn new(db: Db, sqlite_path: Option<std::path::PathBuf>) -> TestApp {
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
@@ -58,7 +56,6 @@ impl TestApp {
             auth: basic(client.id.as_str(), key.expose()),
             other_auth: basic(other.id.as_str(), other_key.expose()),
             service,
-            backend,
             client,
             sqlite_path,
         }
@@ -77,7 +74,8 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Reply { status, headers, body }
     }
@@ -147,7 +145,7 @@ where
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("ferry.db");
     let db = Db::connect(&format!("sqlite://{}", path.display())).await.expect("sqlite");
-    let app = TestApp::new(db.clone(), "sqlite", Some(path)).await;
+    let app = TestApp::new(db.clone(), Some(path)).await;
     let outcome = tokio::spawn(test(app)).await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -159,7 +157,7 @@ where
         let name = format!("ferry_test_{}", uuid::Uuid::new_v4().simple());
         let url = ferry_store::create_postgres_database(&admin, &name).await.expect("create test database");
         let db = Db::connect(&url).await.expect("postgres");
-        let app = TestApp::new(db.clone(), "postgres", None).await;
+        let app = TestApp::new(db.clone(), None).await;
         let outcome = tokio::spawn(test(app)).await;
         db.close().await;
         let _ = ferry_store::drop_postgres_database(&admin, &name).await;

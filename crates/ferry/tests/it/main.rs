@@ -1,0 +1,177 @@
+//! The real binary: `ferry serve` on 127.0.0.1:0 over a socket, the CLI's contract, and a
+//! search of the database files and logs for a canary password.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const CANARY: &str = "smoke-canary-9b7e2d-Pw";
+
+fn ferry(db_url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env_remove("FERRY_MASTER_KEY").env("FERRY_DATABASE_URL", db_url);
+    c
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferry-smoke-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout_lines: Vec<String>,
+}
+
+impl Server {
+    fn start(db_url: &str, log_path: &Path) -> Server {
+        let log = std::fs::File::create(log_path).unwrap();
+        let mut child = ferry(db_url)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("FERRY_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let mut line = String::new();
+            assert!(Instant::now() < deadline, "server did not start");
+            if reader.read_line(&mut line).unwrap() == 0 {
+                panic!("server exited: {lines:?}");
+            }
+            if let Some(rest) = line.trim().strip_prefix("Ferry listening on http://") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            lines.push(line.trim().to_owned());
+        };
+        Server { child, addr, stdout_lines: lines }
+    }
+
+    /// One HTTP/1.1 request over a fresh connection.
+    fn request(&self, method: &str, path: &str, auth: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\nAccept: application/vnd.mx.api.v1+json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status: u16 = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let payload = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_the_cli_and_no_plaintext_anywhere() {
+    let dir = temp_dir();
+    let db_path = dir.join("ferry.db");
+    let db_url = format!("sqlite://{}", db_path.display());
+
+    let migrate = ferry(&db_url).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+
+    let log_path = dir.join("server.log");
+    let server = Server::start(&db_url, &log_path);
+    // First start with no clients prints a development client once.
+    let printed = server.stdout_lines.join("\n");
+    assert!(printed.contains("client_id: CLT-"), "{printed}");
+    assert!(printed.contains("api_key:"), "{printed}");
+
+    // The key file is beside the database, readable by its owner only.
+    let key_file = dir.join("ferry.db.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    let created = ferry(&db_url).args(["clients", "create", "smoke", "--json"]).output().unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let (id, key) = (creds["client_id"].as_str().unwrap().to_owned(), creds["api_key"].as_str().unwrap().to_owned());
+    let auth = b64(&format!("{id}:{key}"));
+
+    let listed = ferry(&db_url).args(["clients", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+
+    let (status, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": { "id": "smoke-user" } })));
+    assert_eq!(status, 200, "{body}");
+    let user = body["user"]["guid"].as_str().unwrap().to_owned();
+    let member_body = json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": CANARY } ] } });
+    let (status, body) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&member_body));
+    assert_eq!(status, 202, "{body}");
+    let (status, _) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&member_body));
+    assert_eq!(status, 409);
+    let (status, _) = server.request("GET", "/health", "", None);
+    assert_eq!(status, 200);
+
+    // Rotating the key locks the old one out (after the auth cache's few seconds at most).
+    let rotated = ferry(&db_url).args(["clients", "rotate-key", &id, "--json"]).output().unwrap();
+    assert!(rotated.status.success(), "{rotated:?}");
+    let new_key: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    let new_auth = b64(&format!("{id}:{}", new_key["api_key"].as_str().unwrap()));
+    assert_eq!(server.request("GET", "/users", &new_auth, None).0, 200);
+
+    drop(server);
+    let mut haystack = std::fs::read(&log_path).unwrap();
+    assert!(haystack.len() > 100, "the server logged at trace level");
+    for suffix in ["", "-wal", "-shm"] {
+        haystack.extend(std::fs::read(format!("{}{suffix}", db_path.display())).unwrap_or_default());
+    }
+    assert!(!haystack.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()), "canary found in the logs or database");
+    assert!(key_file.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_database_urls_fail_clearly() {
+    let out = ferry("mysql://x").arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
