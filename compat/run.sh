@@ -20,6 +20,10 @@ FERRY_BIN=${FERRY_BIN:-target/release/ferry}
 [[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
 PYTHON=${PYTHON:-python3}
 SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis}
+if [[ ! -x $FERRY_BIN ]]; then
+  echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
+  exit 2
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-compat.XXXXXX")
 SERVER_PID=""
@@ -97,10 +101,15 @@ json_field() { "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[sys.ar
 start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
   local label=$1 url=$2 port creds i
   local logf="$WORK/$label/ferry.log"
-  "$FERRY_BIN" migrate --database "$url" >>"$logf" 2>&1
-  creds=$("$FERRY_BIN" clients create "compat-$label" --database "$url" --json 2>>"$logf")
-  FERRY_CLIENT_ID=$(json_field client_id <<<"$creds")
-  FERRY_API_KEY=$(json_field api_key <<<"$creds")
+  # (called from an `if`, so set -e is off in here: check each step)
+  if ! "$FERRY_BIN" migrate --database "$url" >>"$logf" 2>&1 ||
+    ! creds=$("$FERRY_BIN" clients create "compat-$label" --database "$url" --json 2>>"$logf") ||
+    ! FERRY_CLIENT_ID=$(json_field client_id <<<"$creds") ||
+    ! FERRY_API_KEY=$(json_field api_key <<<"$creds"); then
+    echo "ferry migrate / clients create failed; last log lines:" >&2
+    tail -n 40 "$logf" >&2
+    return 1
+  fi
   port=$(free_port)
   FERRY_URL="http://127.0.0.1:$port"
   export FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
@@ -170,10 +179,6 @@ EOF
 
 # --- main --------------------------------------------------------------------------------
 
-if [[ ! -x $FERRY_BIN ]]; then
-  echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
-  exit 2
-fi
 for tool in "$PYTHON" curl; do command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }; done
 [[ " $SUITES " != *" node "* ]] || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Schemathesis (pinned 4.32.5 by run.sh) against a running Ferry server, v20111101 spec.
 
-Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional FERRY_COMPAT_ST_MAX_EXAMPLES (default 25),
+Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional FERRY_COMPAT_SPEC (default
+../shared/reference/mx-openapi/v20111101.yml from the repo root), FERRY_COMPAT_ST_MAX_EXAMPLES (default 25),
 FERRY_COMPAT_ST_PHASES (default examples,coverage,fuzzing,stateful), FERRY_COMPAT_ST_SEED,
 FERRY_COMPAT_ST_WORKERS (default 1), FERRY_COMPAT_ST_REPORT_DIR (JUnit report goes there).
 Extra command-line arguments are passed on to `st run`.
@@ -25,13 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import uuid
 
 import yaml  # PyYAML, a dependency of schemathesis
 
 HERE = pathlib.Path(__file__).resolve().parent
-SPEC = (HERE / "../../shared/reference/mx-openapi/v20111101.yml").resolve()
+SPEC = pathlib.Path(os.environ.get("FERRY_COMPAT_SPEC", HERE / "../../shared/reference/mx-openapi/v20111101.yml")).resolve()
 OPERATIONS = [
     "createUser", "readUser", "updateUser", "deleteUser", "listUsers",
     "listInstitutions", "listFavoriteInstitutions", "readInstitution", "listInstitutionCredentials",
@@ -143,7 +145,10 @@ max-steps = 20
 def main():
     if not SPEC.is_file():
         sys.exit(f"spec not found: {SPEC}")
-    ids = seed()
+    try:
+        ids = seed()
+    except urllib.error.HTTPError as e:
+        sys.exit(f"creating the seed user/members failed: HTTP {e.code} {e.read().decode(errors='replace')}")
     print(f"schemathesis seed objects: {json.dumps(ids)}", flush=True)
     print(f"spec: {SPEC} (path-parameter examples replaced by the objects above)", flush=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="ferry-st-"))
