@@ -1,7 +1,11 @@
 //! The institution catalog, shared by all clients; favorites are per client.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use ferry_domain::{Client, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest};
 use ferry_store::InstitutionFilter;
+use time::{Duration, OffsetDateTime};
 
 use crate::{Error, Result, Service, validate};
 
@@ -21,7 +25,37 @@ impl InstitutionRef {
     }
 }
 
+/// How long an institution and its credential fields are served from memory. The catalog
+/// changes rarely (connectors publish to it); another process's change shows within this time.
+const CATALOG_TTL: Duration = Duration::seconds(60);
+
+/// An institution with its credential fields, as member writes need them.
+pub(crate) type CatalogEntry = Arc<(Institution, Vec<InstitutionCredential>)>;
+
+/// The catalog entries used by member writes, by code and by guid.
+#[derive(Default)]
+pub(crate) struct CatalogCache(RwLock<HashMap<String, (CatalogEntry, OffsetDateTime)>>);
+
 impl Service {
+    /// An institution and its credential fields, from the in-memory catalog cache.
+    pub(crate) async fn catalog_entry(&self, r: &InstitutionRef) -> Result<CatalogEntry> {
+        let key = match r {
+            InstitutionRef::Code(c) => format!("code:{c}"),
+            InstitutionRef::Guid(g) => format!("guid:{g}"),
+        };
+        let now = self.now();
+        let cache = &self.inner.catalog;
+        if let Some((entry, at)) = cache.0.read().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && now - *at < CATALOG_TTL
+        {
+            return Ok(entry.clone());
+        }
+        let (institution, fields) = self.institution_credentials(r).await?;
+        let entry: CatalogEntry = Arc::new((institution, fields));
+        cache.0.write().unwrap_or_else(|e| e.into_inner()).insert(key, (entry.clone(), now));
+        Ok(entry)
+    }
+
     pub async fn list_institutions(&self, filter: &InstitutionFilter, page: PageRequest) -> Result<Page<Institution>> {
         validate::opt_text("name", filter.name.as_deref(), 255)?;
         for c in &filter.iso_country_codes {

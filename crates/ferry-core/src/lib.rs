@@ -32,11 +32,21 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     auth_cache: clients::AuthCache,
+    catalog: institutions::CatalogCache,
 }
 
 impl Service {
     pub fn new(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
-        Self { inner: Arc::new(Inner { db, keyring, clock, ids, auth_cache: clients::AuthCache::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                keyring,
+                clock,
+                ids,
+                auth_cache: clients::AuthCache::default(),
+                catalog: Default::default(),
+            }),
+        }
     }
 
     pub fn db(&self) -> &Db {

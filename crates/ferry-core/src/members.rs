@@ -52,10 +52,6 @@ impl MemberPatch {
 }
 
 /// How a path names a member.
-pub fn member_ref_guid_only(s: &str) -> Result<MemberRef> {
-    MemberGuid::parse(s).map(MemberRef::Guid).map_err(|_| Error::NotFound("member"))
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberRef {
     Guid(MemberGuid),
@@ -63,10 +59,12 @@ pub enum MemberRef {
 }
 
 impl MemberRef {
+    /// v20111101: only guids.
     pub fn guid_only(s: &str) -> Result<Self> {
-        member_ref_guid_only(s)
+        MemberGuid::parse(s).map(MemberRef::Guid).map_err(|_| Error::NotFound("member"))
     }
 
+    /// v20250224: a guid when it has the `MBR-` prefix, otherwise the partner id.
     pub fn guid_or_id(s: &str) -> Self {
         match MemberGuid::parse(s) {
             Ok(g) => MemberRef::Guid(g),
@@ -102,10 +100,6 @@ pub fn check_callback_payload(value: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_use_cases(_: &[UseCase]) -> Result<()> {
-    Ok(())
-}
-
 impl Service {
     pub async fn create_member(&self, client: &Client, user: &UserRef, new: NewMember) -> Result<CreatedMember> {
         let user = self.get_user(client, user).await?;
@@ -125,11 +119,11 @@ impl Service {
         {
             return Err(Error::bad_request("referral_source must be APP or BROWSER"));
         }
-        check_use_cases(&new.use_cases)?;
         if new.institution.is_empty() {
             return Err(Error::bad_request("member.institution_code is required"));
         }
-        let institution = self.get_institution(&InstitutionRef::code_or_guid(&new.institution)).await?;
+        let entry = self.catalog_entry(&InstitutionRef::code_or_guid(&new.institution)).await?;
+        let (institution, fields) = (&entry.0, entry.1.as_slice());
         for p in &new.products {
             if !institution.supports(*p) {
                 return Err(Error::bad_request(format!(
@@ -141,7 +135,6 @@ impl Service {
         }
 
         let guid = MemberGuid::from_uuid(self.uuid());
-        let fields = self.db().list_institution_credentials(&institution.guid).await?;
         let (status, credential_guids, sealed) = if new.is_oauth {
             if !institution.supports_oauth {
                 return Err(Error::bad_request(format!(
@@ -165,8 +158,8 @@ impl Service {
                     institution.code
                 )));
             }
-            let values = check_credentials(&institution, &fields, &new.credentials, &[])?;
-            let sealed = self.seal_credentials(&guid, &user, &institution, &fields, &values);
+            let values = check_credentials(institution, fields, &new.credentials, &[])?;
+            let sealed = self.seal_credentials(&guid, &user, institution, &values);
             (ConnectionStatus::CREATED, values.iter().map(|(f, _)| f.guid.clone()).collect(), sealed)
         };
 
@@ -209,9 +202,11 @@ impl Service {
         };
         match self.db().insert_member(&member, &sealed).await {
             Ok(()) => Ok(CreatedMember { aggregation_requested: !new.skip_aggregation && !member.is_oauth, member }),
-            Err(StoreError::Conflict(_)) => Err(self
-                .member_conflict(client, &user, &institution, &sealed.fingerprint, member.id.as_deref())
-                .await?),
+            Err(StoreError::Conflict(_)) => {
+                Err(self.member_conflict(client, &user, institution, &sealed.fingerprint, member.id.as_deref()).await?)
+            }
+            // The user was deleted between the read and the insert.
+            Err(StoreError::MissingParent(_)) => Err(Error::NotFound("user")),
             Err(e) => Err(e.into()),
         }
     }
@@ -253,10 +248,8 @@ impl Service {
         member: &MemberGuid,
         user: &User,
         institution: &Institution,
-        fields: &[InstitutionCredential],
         values: &[(InstitutionCredential, Secret)],
     ) -> SealedCredentials {
-        let _ = fields;
         let stored: Vec<StoredCredential> = values
             .iter()
             .map(|(f, v)| StoredCredential { guid: f.guid.to_string(), value: v.expose().to_owned() })
@@ -342,17 +335,17 @@ impl Service {
         }
         let user = self.get_user(client, user).await?;
         let mut m = self.find_member(client, &user, member).await?;
-        let institution = self.get_institution(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
+        let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
+        let (institution, fields) = (&entry.0, entry.1.as_slice());
         let mut sealed = None;
         if let Some(creds) = &patch.credentials {
             if m.is_oauth {
                 return Err(Error::bad_request("member.credentials cannot be set on an OAuth member"));
             }
-            let fields = self.db().list_institution_credentials(&institution.guid).await?;
             let stored = self.open_credentials(&m).await?;
-            let values = check_credentials(&institution, &fields, creds, &stored)?;
+            let values = check_credentials(institution, fields, creds, &stored)?;
             m.credential_guids = values.iter().map(|(f, _)| f.guid.clone()).collect();
-            sealed = Some(self.seal_credentials(&m.guid, &user, &institution, &fields, &values));
+            sealed = Some(self.seal_credentials(&m.guid, &user, institution, &values));
             m.connection_status = ConnectionStatus::UPDATED;
             m.connection_status_message = ConnectionStatus::UPDATED.default_message().map(str::to_owned);
             m.needs_updated_credentials = false;
@@ -378,7 +371,7 @@ impl Service {
                     Some(s) => s.fingerprint.clone(),
                     None => String::new(),
                 };
-                Err(self.member_conflict(client, &user, &institution, &fingerprint, m.id.as_deref()).await?)
+                Err(self.member_conflict(client, &user, institution, &fingerprint, m.id.as_deref()).await?)
             }
             Err(e) => Err(e.into()),
         }

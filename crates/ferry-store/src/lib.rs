@@ -55,6 +55,7 @@ pub(crate) use {on_reader, on_writer};
 pub struct SqliteDb {
     read: SqlitePool,
     write: SqlitePool,
+    member_inserts: members::InsertQueue,
 }
 
 /// A connection to Ferry's database; cheap to clone.
@@ -69,6 +70,15 @@ pub enum StoreError {
     /// A unique constraint refused the write; the payload names the table.
     #[error("conflict on {0}")]
     Conflict(&'static str),
+    /// A foreign key refused the write: the row it hangs off (named) is gone.
+    #[error("the {0} this row belongs to does not exist")]
+    MissingParent(&'static str),
+    /// The store's background task has stopped (the server is shutting down).
+    #[error("the database is closed")]
+    Closed,
+    /// One database error reported to every caller of a failed batch.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     #[error("migration {version} ({name}) failed: {source}")]
@@ -83,6 +93,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub(crate) fn on_unique(table: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict(table),
+        Some(db) if db.is_foreign_key_violation() => StoreError::MissingParent(table),
         _ => StoreError::Sqlx(e),
     }
 }
@@ -106,8 +117,7 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("temp_store", "memory")
-                .pragma("cache_size", "-16000");
+                .pragma("temp_store", "memory");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -122,13 +132,16 @@ impl Db {
                 write.clone()
             } else {
                 SqlitePoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(
+                        std::env::var("FERRY_SQLITE_READERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
+                    )
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_with(options.read_only(true))
                     .await?
             };
-            Ok(Db::Sqlite(SqliteDb { read, write }))
+            let member_inserts = members::start_insert_queue(write.clone());
+            Ok(Db::Sqlite(SqliteDb { read, write, member_inserts }))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }

@@ -6,8 +6,136 @@ use ferry_domain::{
     UserGuid,
 };
 use sqlx::{FromRow, QueryBuilder};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::{Db, Result, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros};
+use crate::{Db, Result, StoreError, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros};
+
+/// The most member inserts one statement carries (35 parameters each).
+const MAX_BATCH: usize = 64;
+
+/// A member waiting to be inserted.
+#[derive(Debug)]
+pub(crate) struct PendingInsert {
+    member: Member,
+    credentials: SealedCredentials,
+}
+
+pub(crate) type InsertQueue = mpsc::Sender<(PendingInsert, oneshot::Sender<Result<()>>)>;
+
+/// Starts the SQLite group-commit task: it takes every insert waiting (up to [`MAX_BATCH`]),
+/// writes them with one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING guid`, and tells
+/// each caller whether its row went in. One statement is one transaction, so a batch costs one
+/// round trip to the writer and one WAL commit instead of one per member.
+pub(crate) fn start_insert_queue(write: sqlx::SqlitePool) -> InsertQueue {
+    let (tx, mut rx) = mpsc::channel::<(PendingInsert, oneshot::Sender<Result<()>>)>(1024);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let (rows, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
+            match insert_members(&write, &rows).await {
+                Ok(inserted) => {
+                    for (row, reply) in rows.iter().zip(replies) {
+                        let outcome = if inserted.contains(&row.member.guid.as_str().to_owned()) {
+                            Ok(())
+                        } else {
+                            Err(StoreError::Conflict("members"))
+                        };
+                        let _ = reply.send(outcome);
+                    }
+                }
+                // A row the batch cannot take (its user was deleted meanwhile) fails the whole
+                // statement: retry each row alone so only that one fails.
+                Err(_) if rows.len() > 1 => {
+                    for (row, reply) in rows.iter().zip(replies) {
+                        let outcome = match insert_members(&write, std::slice::from_ref(row)).await {
+                            Ok(inserted) if inserted.is_empty() => Err(StoreError::Conflict("members")),
+                            Ok(_) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(e) => {
+                    let shared = std::sync::Arc::new(e);
+                    for reply in replies {
+                        let _ = reply.send(Err(StoreError::Shared(shared.clone())));
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// Inserts `rows` in one statement, skipping any that a unique index refuses; returns the guids
+/// that went in.
+async fn insert_members<'e, E, DB>(executor: E, rows: &[PendingInsert]) -> Result<Vec<String>>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (String,): for<'r> FromRow<'r, DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(
+        "INSERT INTO members (guid, client_id, user_guid, id, institution_guid, name, metadata,
+            connection_status, connection_status_message, is_oauth, oauth_window_uri,
+            is_being_aggregated, is_authenticated, has_processed_accounts,
+            has_processed_transactions, has_processed_account_numbers, aggregated_at,
+            successfully_aggregated_at, background_aggregation_is_disabled,
+            needs_updated_credentials, use_cases, products, most_recent_job_guid,
+            most_recent_job_detail_code, client_redirect_url, enable_app2app, referral_source,
+            ui_message_webview_url_scheme, callback_payload, credential_guids,
+            credentials_key_id, credentials_sealed, credentials_fingerprint, created_at, updated_at) ",
+    );
+    qb.push_values(rows, |mut b, row| {
+        let (m, c) = (&row.member, &row.credentials);
+        b.push_bind(m.guid.as_str().to_owned())
+            .push_bind(m.client_id.as_str().to_owned())
+            .push_bind(m.user_guid.as_str().to_owned())
+            .push_bind(m.id.clone())
+            .push_bind(m.institution_guid.as_str().to_owned())
+            .push_bind(m.name.clone())
+            .push_bind(m.metadata.clone())
+            .push_bind(m.connection_status.as_str().to_owned())
+            .push_bind(m.connection_status_message.clone())
+            .push_bind(m.is_oauth)
+            .push_bind(m.oauth_window_uri.clone())
+            .push_bind(m.is_being_aggregated)
+            .push_bind(m.is_authenticated)
+            .push_bind(m.has_processed_accounts)
+            .push_bind(m.has_processed_transactions)
+            .push_bind(m.has_processed_account_numbers)
+            .push_bind(m.aggregated_at.map(to_micros))
+            .push_bind(m.successfully_aggregated_at.map(to_micros))
+            .push_bind(m.background_aggregation_is_disabled)
+            .push_bind(m.needs_updated_credentials)
+            .push_bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
+            .push_bind(join_list(m.products.iter().map(|p| p.as_str())))
+            .push_bind(m.most_recent_job_guid.clone())
+            .push_bind(m.most_recent_job_detail_code)
+            .push_bind(m.client_redirect_url.clone())
+            .push_bind(m.enable_app2app)
+            .push_bind(m.referral_source.clone())
+            .push_bind(m.ui_message_webview_url_scheme.clone())
+            .push_bind(m.callback_payload.clone())
+            .push_bind(credential_guids(m))
+            .push_bind(c.key_id.clone())
+            .push_bind(c.sealed.clone())
+            .push_bind(c.fingerprint.clone())
+            .push_bind(to_micros(m.created_at))
+            .push_bind(to_micros(m.updated_at));
+    });
+    qb.push(" ON CONFLICT DO NOTHING RETURNING guid");
+    let inserted: Vec<(String,)> = qb.build_query_as().fetch_all(executor).await.map_err(on_unique("members"))?;
+    Ok(inserted.into_iter().map(|(g,)| g).collect())
+}
 
 /// Credentials as stored: AEAD ciphertext, the id of the key that sealed it, and the keyed
 /// fingerprint that detects duplicates.
@@ -132,62 +260,24 @@ fn credential_guids(m: &Member) -> String {
 }
 
 impl Db {
-    /// Inserts a member; [`crate::StoreError::Conflict`] when the duplicate guard or the
-    /// partner-id index refuses it.
+    /// Inserts a member; [`StoreError::Conflict`] when the duplicate guard or the partner-id
+    /// index refuses it, [`StoreError::MissingParent`] when its user is gone.
+    ///
+    /// On SQLite the insert goes through the group-commit queue: concurrent inserts share one
+    /// statement and one commit on the single writer connection.
     pub async fn insert_member(&self, m: &Member, credentials: &SealedCredentials) -> Result<()> {
-        on_writer!(self, |pool| sqlx::query(
-            "INSERT INTO members (guid, client_id, user_guid, id, institution_guid, name, metadata,
-                connection_status, connection_status_message, is_oauth, oauth_window_uri,
-                is_being_aggregated, is_authenticated, has_processed_accounts,
-                has_processed_transactions, has_processed_account_numbers, aggregated_at,
-                successfully_aggregated_at, background_aggregation_is_disabled,
-                needs_updated_credentials, use_cases, products, most_recent_job_guid,
-                most_recent_job_detail_code, client_redirect_url, enable_app2app, referral_source,
-                ui_message_webview_url_scheme, callback_payload, credential_guids,
-                credentials_key_id, credentials_sealed, credentials_fingerprint, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
-        )
-        .bind(m.guid.as_str())
-        .bind(m.client_id.as_str())
-        .bind(m.user_guid.as_str())
-        .bind(&m.id)
-        .bind(m.institution_guid.as_str())
-        .bind(&m.name)
-        .bind(&m.metadata)
-        .bind(m.connection_status.as_str())
-        .bind(&m.connection_status_message)
-        .bind(m.is_oauth)
-        .bind(&m.oauth_window_uri)
-        .bind(m.is_being_aggregated)
-        .bind(m.is_authenticated)
-        .bind(m.has_processed_accounts)
-        .bind(m.has_processed_transactions)
-        .bind(m.has_processed_account_numbers)
-        .bind(m.aggregated_at.map(to_micros))
-        .bind(m.successfully_aggregated_at.map(to_micros))
-        .bind(m.background_aggregation_is_disabled)
-        .bind(m.needs_updated_credentials)
-        .bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
-        .bind(join_list(m.products.iter().map(|p| p.as_str())))
-        .bind(&m.most_recent_job_guid)
-        .bind(m.most_recent_job_detail_code)
-        .bind(&m.client_redirect_url)
-        .bind(m.enable_app2app)
-        .bind(&m.referral_source)
-        .bind(&m.ui_message_webview_url_scheme)
-        .bind(&m.callback_payload)
-        .bind(credential_guids(m))
-        .bind(&credentials.key_id)
-        .bind(&credentials.sealed)
-        .bind(&credentials.fingerprint)
-        .bind(to_micros(m.created_at))
-        .bind(to_micros(m.updated_at))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(on_unique("members"))?;
-        Ok(())
+        let pending = PendingInsert { member: m.clone(), credentials: credentials.clone() };
+        match self {
+            Db::Sqlite(s) => {
+                let (reply, answer) = oneshot::channel();
+                s.member_inserts.send((pending, reply)).await.map_err(|_| StoreError::Closed)?;
+                answer.await.map_err(|_| StoreError::Closed)?
+            }
+            Db::Postgres(pool) => {
+                let inserted = insert_members(pool, std::slice::from_ref(&pending)).await?;
+                if inserted.is_empty() { Err(StoreError::Conflict("members")) } else { Ok(()) }
+            }
+        }
     }
 
     pub async fn get_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<Option<Member>> {
