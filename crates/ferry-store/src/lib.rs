@@ -56,6 +56,7 @@ pub struct SqliteDb {
     read: SqlitePool,
     write: SqlitePool,
     member_inserts: members::InsertQueue,
+    checkpointer: Option<std::sync::Arc<tokio::task::AbortHandle>>,
 }
 
 /// A connection to Ferry's database; cheap to clone.
@@ -117,10 +118,16 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Checkpoints run in the background (see `start_checkpointer`), so a commit
+                // never waits for one and its fsync.
+                .pragma("wal_autocheckpoint", "0");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                // A ping per checkout is a round trip to the connection's worker thread; a
+                // local file needs no liveness check.
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options.clone())
@@ -137,11 +144,14 @@ impl Db {
                     )
                     .idle_timeout(None)
                     .max_lifetime(None)
-                    .connect_with(options.read_only(true))
+                    .test_before_acquire(false)
+                    .connect_with(options.clone().read_only(true))
                     .await?
             };
             let member_inserts = members::start_insert_queue(write.clone());
-            Ok(Db::Sqlite(SqliteDb { read, write, member_inserts }))
+            let checkpointer =
+                if in_memory { None } else { Some(std::sync::Arc::new(start_checkpointer(options).await?)) };
+            Ok(Db::Sqlite(SqliteDb { read, write, member_inserts, checkpointer }))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -168,12 +178,36 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(s) => {
+                if let Some(c) = &s.checkpointer {
+                    c.abort();
+                }
                 s.read.close().await;
                 s.write.close().await;
             }
             Db::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// How often the background task checkpoints the SQLite WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Checkpoints the WAL from a connection of its own, so the fsync of a checkpoint never stalls
+/// the writer. PASSIVE checkpoints never block readers or the writer; they copy what they can.
+async fn start_checkpointer(options: SqliteConnectOptions) -> Result<tokio::task::AbortHandle> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    });
+    Ok(task.abort_handle())
 }
 
 /// Epoch microseconds, the unit of every time column.

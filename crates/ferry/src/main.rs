@@ -11,6 +11,10 @@ use ferry_core::{Db, RandomIds, Service, SystemClock};
 
 use crate::config::keyring_for;
 
+/// mimalloc: the request path allocates many small buffers, and glibc malloc showed up in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "A self-hosted financial-data aggregation server that speaks MX's API")]
 struct Cli {
