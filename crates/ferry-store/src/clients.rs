@@ -36,14 +36,14 @@ impl ClientRow {
 impl Db {
     pub async fn insert_client(&self, record: &ClientRecord) -> Result<()> {
         let c = &record.client;
-        on_writer!(self, |pool| sqlx::query(
+        on_writer!(self, |conn| sqlx::query(
             "INSERT INTO clients (id, name, api_key_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
         )
         .bind(c.id.as_str())
         .bind(&c.name)
         .bind(&record.api_key_hash)
         .bind(to_micros(c.created_at))
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))
         .map_err(on_unique("clients"))?;
@@ -51,37 +51,37 @@ impl Db {
     }
 
     pub async fn get_client(&self, id: &ClientId) -> Result<Option<ClientRecord>> {
-        let row: Option<ClientRow> = on_reader!(self, |pool| sqlx::query_as(
+        let row: Option<ClientRow> = on_reader!(self, |conn| sqlx::query_as(
             "SELECT id, name, api_key_hash, created_at FROM clients WHERE id = $1"
         )
         .bind(id.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(ClientRow::into_record))
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        let rows: Vec<ClientRow> = on_reader!(self, |pool| sqlx::query_as(
+        let rows: Vec<ClientRow> = on_reader!(self, |conn| sqlx::query_as(
             "SELECT id, name, api_key_hash, created_at FROM clients ORDER BY created_at, id"
         )
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await)?;
         Ok(rows.into_iter().filter_map(ClientRow::into_record).map(|r| r.client).collect())
     }
 
     pub async fn count_clients(&self) -> Result<i64> {
-        Ok(on_reader!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(pool).await)?)
+        Ok(on_reader!(self, |conn| sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(&mut *conn).await)?)
     }
 
     /// Replaces the key hash; false when the client does not exist.
     pub async fn set_client_key(&self, id: &ClientId, api_key_hash: &str, now: time::OffsetDateTime) -> Result<bool> {
-        let done = on_writer!(self, |pool| sqlx::query(
+        let done = on_writer!(self, |conn| sqlx::query(
             "UPDATE clients SET api_key_hash = $1, updated_at = $2 WHERE id = $3"
         )
         .bind(api_key_hash)
         .bind(to_micros(now))
         .bind(id.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
         Ok(done == 1)

@@ -3,7 +3,7 @@
 use ferry_domain::{
     ClientId, CredentialGuid, Institution, InstitutionCredential, InstitutionGuid, Page, PageRequest, Product,
 };
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{Connection, FromRow, QueryBuilder};
 
 use crate::{Db, Result, from_micros, join_list, on_reader, on_writer, split_list, to_micros};
 
@@ -145,15 +145,15 @@ fn like_pattern(needle: &str) -> String {
 
 impl Db {
     pub async fn list_institutions(&self, filter: &InstitutionFilter, page: PageRequest) -> Result<Page<Institution>> {
-        let (total, rows): (i64, Vec<InstitutionRow>) = on_reader!(self, |pool| {
+        let (total, rows): (i64, Vec<InstitutionRow>) = on_reader!(self, |conn| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM institutions i");
             push_institution_filter!(count, filter);
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM institutions i"));
             push_institution_filter!(select, filter);
             select.push(" ORDER BY i.popularity DESC, i.name, i.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
-            (total, select.build_query_as().fetch_all(pool).await?)
+            (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
             items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
@@ -170,23 +170,23 @@ impl Db {
         iso_country_codes: &[String],
         page: PageRequest,
     ) -> Result<Page<Institution>> {
-        let chosen: i64 = on_reader!(self, |pool| sqlx::query_scalar(
+        let chosen: i64 = on_reader!(self, |conn| sqlx::query_scalar(
             "SELECT COUNT(*) FROM favorite_institutions WHERE client_id = $1"
         )
         .bind(client.as_str())
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await)?;
         let filter = InstitutionFilter { iso_country_codes: iso_country_codes.to_vec(), ..Default::default() };
         if chosen == 0 {
             return self.list_institutions(&filter, page).await;
         }
-        let (total, rows): (i64, Vec<InstitutionRow>) = on_reader!(self, |pool| {
+        let (total, rows): (i64, Vec<InstitutionRow>) = on_reader!(self, |conn| {
             let mut count = QueryBuilder::new(
                 "SELECT COUNT(*) FROM institutions i JOIN favorite_institutions f ON f.institution_guid = i.guid",
             );
             push_institution_filter!(count, filter);
             count.push(" AND f.client_id = ").push_bind(client.as_str().to_owned());
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(concat!(
                 "SELECT ",
                 columns!(),
@@ -196,7 +196,7 @@ impl Db {
             select.push(" AND f.client_id = ").push_bind(client.as_str().to_owned());
             select.push(" ORDER BY f.position, i.popularity DESC LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
-            (total, select.build_query_as().fetch_all(pool).await?)
+            (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
             items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
@@ -207,8 +207,8 @@ impl Db {
 
     /// Replaces the client's favorites with `guids`, in that order.
     pub async fn set_favorite_institutions(&self, client: &ClientId, guids: &[InstitutionGuid]) -> Result<()> {
-        on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        on_writer!(self, |conn| {
+            let mut tx = conn.begin().await?;
             sqlx::query("DELETE FROM favorite_institutions WHERE client_id = $1")
                 .bind(client.as_str())
                 .execute(&mut *tx)
@@ -229,38 +229,38 @@ impl Db {
     }
 
     pub async fn get_institution_by_code(&self, code: &str) -> Result<Option<Institution>> {
-        let row: Option<InstitutionRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<InstitutionRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM institutions i WHERE i.code = $1"
         ))
         .bind(code)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(InstitutionRow::into_institution))
     }
 
     pub async fn get_institution(&self, guid: &InstitutionGuid) -> Result<Option<Institution>> {
-        let row: Option<InstitutionRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<InstitutionRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM institutions i WHERE i.guid = $1"
         ))
         .bind(guid.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(InstitutionRow::into_institution))
     }
 
     /// The credential fields of an institution, in display order.
     pub async fn list_institution_credentials(&self, guid: &InstitutionGuid) -> Result<Vec<InstitutionCredential>> {
-        let rows: Vec<CredentialRow> = on_reader!(self, |pool| {
+        let rows: Vec<CredentialRow> = on_reader!(self, |conn| {
             sqlx::query_as(
                 "SELECT guid, institution_guid, label, field_name, field_type, type, display_order, is_required
              FROM institution_credentials WHERE institution_guid = $1 ORDER BY display_order, guid",
             )
             .bind(guid.as_str())
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await
         })?;
         Ok(rows.into_iter().filter_map(CredentialRow::into_credential).collect())
@@ -271,8 +271,8 @@ impl Db {
     pub async fn upsert_institution(&self, i: &Institution, credentials: &[InstitutionCredential]) -> Result<()> {
         let steps = serde_json::to_string(&i.instructional_text_steps).unwrap_or_else(|_| "[]".into());
         let products = join_list(i.supported_products.iter().map(|p| p.as_str()));
-        on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        on_writer!(self, |conn| {
+            let mut tx = conn.begin().await?;
             sqlx::query(
                 "INSERT INTO institutions (guid, code, name, url, small_logo_url, medium_logo_url,
                     forgot_password_url, forgot_username_url, trouble_signing_in_url, instructional_text,

@@ -8,7 +8,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use tokio::sync::{Mutex, MutexGuard};
 
 mod clients;
 mod institutions;
@@ -22,41 +27,73 @@ pub use members::{MemberFilter, SealedCredentials};
 pub use migrations::MIGRATIONS;
 pub use users::UserFilter;
 
-/// Runs `$body` with `$pool` bound to the pool that should serve a read.
-/// The body is expanded once per backend, so every bound type is checked against both drivers.
+/// Runs `$body` with `$conn` bound to a `&mut` connection that should serve a read: one of
+/// SQLite's reader connections, or a pooled PostgreSQL connection. The body is expanded once
+/// per backend, so every bound type is checked against both drivers; it passes the connection
+/// on as `&mut *conn`.
 macro_rules! on_reader {
-    ($db:expr, |$pool:ident| $body:expr) => {
+    ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::Db::Sqlite(s) => {
-                let $pool = &s.read;
+                let mut guard = s.reader().await;
+                let $conn: &mut sqlx::SqliteConnection = &mut *guard;
                 $body
             }
-            $crate::Db::Postgres($pool) => $body,
+            $crate::Db::Postgres(p) => {
+                let mut guard = p.acquire().await?;
+                let $conn: &mut sqlx::PgConnection = &mut *guard;
+                $body
+            }
         }
     };
 }
 
-/// Like [`on_reader!`], for statements that write.
+/// Like [`on_reader!`], for statements that write: SQLite's single writer connection.
 macro_rules! on_writer {
-    ($db:expr, |$pool:ident| $body:expr) => {
+    ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::Db::Sqlite(s) => {
-                let $pool = &s.write;
+                let mut guard = s.writer.lock().await;
+                let $conn: &mut sqlx::SqliteConnection = &mut *guard;
                 $body
             }
-            $crate::Db::Postgres($pool) => $body,
+            $crate::Db::Postgres(p) => {
+                let mut guard = p.acquire().await?;
+                let $conn: &mut sqlx::PgConnection = &mut *guard;
+                $body
+            }
         }
     };
 }
 pub(crate) use {on_reader, on_writer};
 
-/// The two SQLite pools.
+/// SQLite's connections: one writer, a few read-only readers (none for an in-memory database,
+/// whose reads go to the writer), each behind a mutex. Holding connections directly instead of
+/// in a pool spares a checkout and a return per statement.
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
-    read: SqlitePool,
-    write: SqlitePool,
+    readers: Arc<[Mutex<SqliteConnection>]>,
+    next_reader: Arc<AtomicUsize>,
+    writer: Arc<Mutex<SqliteConnection>>,
     member_inserts: members::InsertQueue,
-    checkpointer: Option<std::sync::Arc<tokio::task::AbortHandle>>,
+    checkpointer: Option<Arc<tokio::task::AbortHandle>>,
+}
+
+impl SqliteDb {
+    /// A free reader if there is one, else the next in turn.
+    async fn reader(&self) -> MutexGuard<'_, SqliteConnection> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.writer.lock().await;
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        self.readers[start % n].lock().await
+    }
 }
 
 /// A connection to Ferry's database; cheap to clone.
@@ -122,36 +159,25 @@ impl Db {
                 // Checkpoints run in the background (see `start_checkpointer`), so a commit
                 // never waits for one and its fsync.
                 .pragma("wal_autocheckpoint", "0");
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                // A ping per checkout is a round trip to the connection's worker thread; a
-                // local file needs no liveness check.
-                .test_before_acquire(false)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options.clone())
-                .await?;
+            let writer = SqliteConnection::connect_with(&options).await?;
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let read = if in_memory {
-                // Each connection to a private in-memory database would see its own empty
-                // database; share the writer instead.
-                write.clone()
-            } else {
-                SqlitePoolOptions::new()
-                    .max_connections(
-                        std::env::var("FERRY_SQLITE_READERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
-                    )
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .test_before_acquire(false)
-                    .connect_with(options.clone().read_only(true))
-                    .await?
-            };
-            let member_inserts = members::start_insert_queue(write.clone());
-            let checkpointer =
-                if in_memory { None } else { Some(std::sync::Arc::new(start_checkpointer(options).await?)) };
-            Ok(Db::Sqlite(SqliteDb { read, write, member_inserts, checkpointer }))
+            let mut readers = Vec::new();
+            // A private in-memory database is seen only by the connection that made it.
+            if !in_memory {
+                for _ in 0..SQLITE_READERS {
+                    readers.push(Mutex::new(SqliteConnection::connect_with(&options.clone().read_only(true)).await?));
+                }
+            }
+            let writer = Arc::new(Mutex::new(writer));
+            let member_inserts = members::start_insert_queue(writer.clone());
+            let checkpointer = if in_memory { None } else { Some(Arc::new(start_checkpointer(options).await?)) };
+            Ok(Db::Sqlite(SqliteDb {
+                readers: readers.into(),
+                next_reader: Arc::new(AtomicUsize::new(0)),
+                writer,
+                member_inserts,
+                checkpointer,
+            }))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -171,7 +197,7 @@ impl Db {
 
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
-        on_reader!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        on_reader!(self, |conn| sqlx::query("SELECT 1").execute(&mut *conn).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -181,13 +207,18 @@ impl Db {
                 if let Some(c) = &s.checkpointer {
                     c.abort();
                 }
-                s.read.close().await;
-                s.write.close().await;
+                // Connections close when the last clone of the Db drops; checkpoint now so the
+                // WAL is folded into the database file on a clean shutdown.
+                let mut writer = s.writer.lock().await;
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *writer).await;
             }
             Db::Postgres(p) => p.close().await,
         }
     }
 }
+
+/// Read-only SQLite connections; WAL lets them read while the writer writes.
+const SQLITE_READERS: usize = 4;
 
 /// How often the background task checkpoints the SQLite WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -195,8 +226,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Checkpoints the WAL from a connection of its own, so the fsync of a checkpoint never stalls
 /// the writer. PASSIVE checkpoints never block readers or the writer; they copy what they can.
 async fn start_checkpointer(options: SqliteConnectOptions) -> Result<tokio::task::AbortHandle> {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let mut conn = SqliteConnection::connect_with(&options).await?;
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -26,13 +26,14 @@ pub(crate) type InsertQueue = mpsc::Sender<(PendingInsert, oneshot::Sender<Resul
 /// writes them with one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING guid`, and tells
 /// each caller whether its row went in. One statement is one transaction, so a batch costs one
 /// round trip to the writer and one WAL commit instead of one per member.
-pub(crate) fn start_insert_queue(write: sqlx::SqlitePool) -> InsertQueue {
+pub(crate) fn start_insert_queue(writer: std::sync::Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>) -> InsertQueue {
     let (tx, mut rx) = mpsc::channel::<(PendingInsert, oneshot::Sender<Result<()>>)>(1024);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let (rows, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
-            match insert_members(&write, &rows).await {
+            let mut conn = writer.lock().await;
+            match insert_members(&mut *conn, &rows).await {
                 Ok(inserted) => {
                     for (row, reply) in rows.iter().zip(replies) {
                         let outcome = if inserted.contains(&row.member.guid.as_str().to_owned()) {
@@ -47,7 +48,7 @@ pub(crate) fn start_insert_queue(write: sqlx::SqlitePool) -> InsertQueue {
                 // statement: retry each row alone so only that one fails.
                 Err(_) if rows.len() > 1 => {
                     for (row, reply) in rows.iter().zip(replies) {
-                        let outcome = match insert_members(&write, std::slice::from_ref(row)).await {
+                        let outcome = match insert_members(&mut *conn, std::slice::from_ref(row)).await {
                             Ok(inserted) if inserted.is_empty() => Err(StoreError::Conflict("members")),
                             Ok(_) => Ok(()),
                             Err(e) => Err(e),
@@ -281,28 +282,28 @@ impl Db {
     }
 
     pub async fn get_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<Option<Member>> {
-        let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<MemberRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             select_members!(),
             " WHERE m.guid = $1 AND m.user_guid = $2 AND m.client_id = $3"
         ))
         .bind(guid.as_str())
         .bind(user.as_str())
         .bind(client.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(MemberRow::into_member))
     }
 
     /// Reads through the writer, for a check that must see the latest committed state.
     pub async fn get_member_by_id(&self, client: &ClientId, user: &UserGuid, id: &str) -> Result<Option<Member>> {
-        let row: Option<MemberRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<MemberRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             select_members!(),
             " WHERE m.id = $1 AND m.user_guid = $2 AND m.client_id = $3"
         ))
         .bind(id)
         .bind(user.as_str())
         .bind(client.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(MemberRow::into_member))
     }
@@ -315,14 +316,14 @@ impl Db {
         fingerprint: &str,
     ) -> Result<Option<MemberGuid>> {
         // Read through the writer: right after a refused insert, this must see the winner.
-        let guid: Option<String> = on_writer!(self, |pool| {
+        let guid: Option<String> = on_writer!(self, |conn| {
             sqlx::query_scalar(
             "SELECT guid FROM members WHERE user_guid = $1 AND institution_guid = $2 AND credentials_fingerprint = $3"
         )
         .bind(user.as_str())
         .bind(institution.as_str())
         .bind(fingerprint)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await
         })?;
         Ok(guid.and_then(|g| MemberGuid::parse(&g).ok()))
@@ -330,12 +331,12 @@ impl Db {
 
     /// The sealed credentials of a member, for the core to open.
     pub async fn get_member_credentials(&self, guid: &MemberGuid) -> Result<Option<SealedCredentials>> {
-        let row: Option<(Option<String>, Option<String>, String)> = on_reader!(self, |pool| {
+        let row: Option<(Option<String>, Option<String>, String)> = on_reader!(self, |conn| {
             sqlx::query_as(
                 "SELECT credentials_key_id, credentials_sealed, credentials_fingerprint FROM members WHERE guid = $1",
             )
             .bind(guid.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await
         })?;
         Ok(row.and_then(|(key_id, sealed, fingerprint)| {
@@ -350,7 +351,7 @@ impl Db {
             Some(c) => (Some(c.key_id.as_str()), Some(c.sealed.as_str()), Some(c.fingerprint.as_str())),
             None => (None, None, None),
         };
-        let done = on_writer!(self, |pool| sqlx::query(
+        let done = on_writer!(self, |conn| sqlx::query(
             "UPDATE members SET id = $1, name = $2, metadata = $3, connection_status = $4,
                 connection_status_message = $5, background_aggregation_is_disabled = $6,
                 needs_updated_credentials = $7, use_cases = $8, credential_guids = $9,
@@ -376,7 +377,7 @@ impl Db {
         .bind(fingerprint)
         .bind(m.guid.as_str())
         .bind(m.client_id.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))
         .map_err(on_unique("members"))?;
@@ -385,13 +386,13 @@ impl Db {
 
     /// Deletes the member and, through the foreign keys, everything aggregated through it.
     pub async fn delete_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<bool> {
-        let done = on_writer!(self, |pool| sqlx::query(
+        let done = on_writer!(self, |conn| sqlx::query(
             "DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3"
         )
         .bind(guid.as_str())
         .bind(user.as_str())
         .bind(client.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
         Ok(done == 1)
@@ -405,13 +406,13 @@ impl Db {
         page: PageRequest,
     ) -> Result<Page<Member>> {
         let use_case = filter.use_case.map(|u| format!("%{}%", u.as_str()));
-        let (total, rows): (i64, Vec<MemberRow>) = on_reader!(self, |pool| {
+        let (total, rows): (i64, Vec<MemberRow>) = on_reader!(self, |conn| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM members m WHERE m.user_guid = ");
             count.push_bind(user.as_str().to_owned()).push(" AND m.client_id = ").push_bind(client.as_str().to_owned());
             if let Some(p) = &use_case {
                 count.push(" AND m.use_cases LIKE ").push_bind(p.clone());
             }
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(concat!(select_members!(), " WHERE m.user_guid = "));
             select
                 .push_bind(user.as_str().to_owned())
@@ -422,7 +423,7 @@ impl Db {
             }
             select.push(" ORDER BY m.created_at, m.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
-            (total, select.build_query_as().fetch_all(pool).await?)
+            (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
             items: rows.into_iter().filter_map(MemberRow::into_member).collect(),
@@ -435,9 +436,9 @@ impl Db {
 impl Db {
     /// How many members a client has in all (for operators and tests).
     pub async fn count_members(&self, client: &ClientId) -> Result<i64> {
-        Ok(on_reader!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE client_id = $1")
+        Ok(on_reader!(self, |conn| sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE client_id = $1")
             .bind(client.as_str())
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await)?)
     }
 }

@@ -31,7 +31,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (
 pub(crate) async fn run(db: &Db) -> Result<()> {
     match db {
         Db::Sqlite(s) => {
-            let mut conn = s.write.acquire().await?;
+            let mut conn = s.writer.lock().await;
             sqlx::raw_sql(CREATE_TABLE).execute(&mut *conn).await?;
             for m in MIGRATIONS {
                 // BEGIN IMMEDIATE takes the write lock up front, so two processes starting at

@@ -64,7 +64,7 @@ macro_rules! push_user_filter {
 
 impl Db {
     pub async fn insert_user(&self, u: &User) -> Result<()> {
-        on_writer!(self, |pool| sqlx::query(
+        on_writer!(self, |conn| sqlx::query(
             "INSERT INTO users (guid, client_id, id, email, is_disabled, metadata, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )
@@ -76,7 +76,7 @@ impl Db {
         .bind(&u.metadata)
         .bind(to_micros(u.created_at))
         .bind(to_micros(u.updated_at))
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))
         .map_err(on_unique("users"))?;
@@ -84,34 +84,34 @@ impl Db {
     }
 
     pub async fn get_user(&self, client: &ClientId, guid: &UserGuid) -> Result<Option<User>> {
-        let row: Option<UserRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<UserRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM users WHERE guid = $1 AND client_id = $2"
         ))
         .bind(guid.as_str())
         .bind(client.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(UserRow::into_user))
     }
 
     pub async fn get_user_by_id(&self, client: &ClientId, id: &str) -> Result<Option<User>> {
-        let row: Option<UserRow> = on_reader!(self, |pool| sqlx::query_as(concat!(
+        let row: Option<UserRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM users WHERE id = $1 AND client_id = $2"
         ))
         .bind(id)
         .bind(client.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await)?;
         Ok(row.and_then(UserRow::into_user))
     }
 
     /// Writes every mutable field of `u`; false when the user is gone.
     pub async fn update_user(&self, u: &User) -> Result<bool> {
-        let done = on_writer!(self, |pool| {
+        let done = on_writer!(self, |conn| {
             sqlx::query(
                 "UPDATE users SET id = $1, email = $2, is_disabled = $3, metadata = $4, updated_at = $5
              WHERE guid = $6 AND client_id = $7",
@@ -123,7 +123,7 @@ impl Db {
             .bind(to_micros(u.updated_at))
             .bind(u.guid.as_str())
             .bind(u.client_id.as_str())
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected())
         })
@@ -133,25 +133,25 @@ impl Db {
 
     /// Deletes the user and, through the foreign keys, everything that hangs off it.
     pub async fn delete_user(&self, client: &ClientId, guid: &UserGuid) -> Result<bool> {
-        let done = on_writer!(self, |pool| sqlx::query("DELETE FROM users WHERE guid = $1 AND client_id = $2")
+        let done = on_writer!(self, |conn| sqlx::query("DELETE FROM users WHERE guid = $1 AND client_id = $2")
             .bind(guid.as_str())
             .bind(client.as_str())
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(done == 1)
     }
 
     pub async fn list_users(&self, client: &ClientId, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
-        let (total, rows): (i64, Vec<UserRow>) = on_reader!(self, |pool| {
+        let (total, rows): (i64, Vec<UserRow>) = on_reader!(self, |conn| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM users");
             push_user_filter!(count, client, filter);
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM users"));
             push_user_filter!(select, client, filter);
             select.push(" ORDER BY created_at, guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
-            let rows = select.build_query_as().fetch_all(pool).await?;
+            let rows = select.build_query_as().fetch_all(&mut *conn).await?;
             (total, rows)
         });
         Ok(Page {
