@@ -37,7 +37,7 @@ measure() {
   local name=$1; shift
   local out
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@")
-  python3 - "$name" "$out" <<'PY'
+  python3 - "$name" "$out" "$work/rps" <<'PY'
 import re, sys
 name, out = sys.argv[1], sys.argv[2]
 def ms(v):
@@ -49,6 +49,7 @@ p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 errors = re.search(r"Socket errors: (.*)", out)
 print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {bad.group(1) if bad else 0}{' (' + errors.group(1) + ')' if errors else ''} |")
+open(sys.argv[3], "a").write(f"{rps}\n")
 PY
 }
 
@@ -59,3 +60,8 @@ echo "|---|---:|---:|---:|---:|"
 measure "GET /health (trivial)" "http://127.0.0.1:$port/health"
 measure "GET /users/{guid}" -H "Authorization: Basic $FERRY_AUTH" -H "Accept: application/vnd.mx.api.v1+json" "http://127.0.0.1:$port/users/$user"
 measure "POST /users/{guid}/members (skip_aggregation)" -s bench/create_member.lua "http://127.0.0.1:$port"
+python3 - "$work/rps" <<'PY'
+import sys
+trivial, read, create = [float(x) for x in open(sys.argv[1]).read().split()]
+print(f"\nreads: {100 * read / trivial:.0f}% of the trivial endpoint's throughput; member creations: {create:,.0f}/s")
+PY
