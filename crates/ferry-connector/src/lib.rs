@@ -7,6 +7,7 @@ mod sandbox;
 
 use std::collections::HashMap;
 
+pub use ferry_domain::{Challenge, ChallengeOption};
 use ferry_domain::{ConnectionStatus, Secret};
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
@@ -20,26 +21,8 @@ pub struct LoginRequest {
     pub member_key: String,
     pub credentials: HashMap<String, Secret>,
     pub now: OffsetDateTime,
-}
-
-/// One MFA question as the institution asks it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Challenge {
-    /// Stable id of the question within its challenge round (`CRD-...`).
-    pub guid: String,
-    pub label: String,
-    pub field_name: String,
-    /// `TEXT`, `OPTIONS`, `IMAGE_DATA`, `IMAGE_OPTIONS`, `TOKEN`.
-    pub kind: String,
-    pub image_data: Option<String>,
-    pub options: Vec<ChallengeOption>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChallengeOption {
-    pub guid: String,
-    pub label: String,
-    pub value: String,
+    /// When this member last aggregated successfully (connectors may sync incrementally).
+    pub last_success: Option<OffsetDateTime>,
 }
 
 /// A live, authenticated connection. `state` is opaque to the core and given back on every call.

@@ -94,8 +94,14 @@ impl Sandbox {
         }
     }
 
+    /// On a member's first aggregation the last two days' transactions are still pending;
+    /// on the next one they have posted, under the same ids.
     fn connected(request: &LoginRequest) -> LoginOutcome {
-        LoginOutcome::Connected(Session { member_key: request.member_key.clone(), state: String::new() })
+        let state = match request.last_success {
+            None => format!("pending-from:{}", request.now.date() - time::Duration::days(2)),
+            Some(_) => String::new(),
+        };
+        LoginOutcome::Connected(Session { member_key: request.member_key.clone(), state })
     }
 }
 
@@ -186,18 +192,6 @@ fn pending_window(state: &str) -> Option<Date> {
         let f = time::macros::format_description!("[year]-[month]-[day]");
         Date::parse(d, &f).ok()
     })
-}
-
-impl Sandbox {
-    /// Tells the sandbox which transactions are still pending: those dated on or after `from`.
-    /// The core passes the day after the last successful aggregation's window, so a pending
-    /// transaction posts on the next aggregation under the same id.
-    pub fn session_with_pending_from(mut session: Session, from: Option<Date>) -> Session {
-        if let Some(d) = from {
-            session.state = format!("pending-from:{d}");
-        }
-        session
-    }
 }
 
 struct SandboxAccount {
@@ -482,20 +476,16 @@ fn events_on(member_key: &str, account: &SandboxAccount, day: Date) -> Vec<Event
                 ));
             }
         }
-        "LOAN" => {
-            if dom == 10 {
-                let mut e =
-                    Event::new("payment", day, 41_250, false, "Auto Loan Payment", "Auto Payment", "Auto & Transport");
-                e.bill_pay = true;
-                out.push(e);
-            }
+        "LOAN" if dom == 10 => {
+            let mut e =
+                Event::new("payment", day, 41_250, false, "Auto Loan Payment", "Auto Payment", "Auto & Transport");
+            e.bill_pay = true;
+            out.push(e);
         }
-        "MORTGAGE" => {
-            if dom == 1 {
-                let mut e = Event::new("payment", day, 215_000, false, "Mortgage Payment", "Mortgage & Rent", "Home");
-                e.bill_pay = true;
-                out.push(e);
-            }
+        "MORTGAGE" if dom == 1 => {
+            let mut e = Event::new("payment", day, 215_000, false, "Mortgage Payment", "Mortgage & Rent", "Home");
+            e.bill_pay = true;
+            out.push(e);
         }
         "INVESTMENT" => {
             if dom == 3 {
@@ -524,7 +514,7 @@ fn sandbox_login(username: &str, password: &str, now: OffsetDateTime) -> LoginRe
     let mut credentials = std::collections::HashMap::new();
     credentials.insert("LOGIN".to_owned(), ferry_domain::Secret::new(username));
     credentials.insert("PASSWORD".to_owned(), ferry_domain::Secret::new(password));
-    LoginRequest { member_key: "test".into(), credentials, now }
+    LoginRequest { member_key: "test".into(), credentials, now, last_success: None }
 }
 
 #[cfg(test)]

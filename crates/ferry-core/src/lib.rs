@@ -3,8 +3,10 @@
 
 mod clients;
 mod clock;
+mod data;
 mod error;
 mod institutions;
+mod jobs;
 mod members;
 pub mod secrets;
 mod users;
@@ -13,9 +15,11 @@ mod validate;
 use std::sync::Arc;
 
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
+pub use data::TransactionsOf;
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;
+pub use jobs::{Connectors, JobStart, LEASE};
 pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
@@ -33,10 +37,31 @@ struct Inner {
     ids: Arc<dyn IdGen>,
     auth_cache: clients::AuthCache,
     catalog: institutions::CatalogCache,
+    connectors: jobs::Connectors,
+    config: Config,
+    /// Wakes in-process workers when a job is queued.
+    work: tokio::sync::Notify,
+}
+
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a challenge waits for answers before the member becomes EXPIRED.
+    pub challenge_ttl: time::Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { challenge_ttl: time::Duration::minutes(10) }
+    }
 }
 
 impl Service {
     pub fn new(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        Self::with_config(db, keyring, clock, ids, Config::default())
+    }
+
+    pub fn with_config(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>, config: Config) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -45,6 +70,9 @@ impl Service {
                 ids,
                 auth_cache: clients::AuthCache::default(),
                 catalog: Default::default(),
+                connectors: jobs::Connectors::default(),
+                config,
+                work: tokio::sync::Notify::new(),
             }),
         }
     }

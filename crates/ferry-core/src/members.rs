@@ -201,7 +201,15 @@ impl Service {
             updated_at: now,
         };
         match self.db().insert_member(&member, &sealed).await {
-            Ok(()) => Ok(CreatedMember { aggregation_requested: !new.skip_aggregation && !member.is_oauth, member }),
+            Ok(()) => {
+                let mut member = member;
+                let aggregation_requested = !new.skip_aggregation && !member.is_oauth;
+                if aggregation_requested {
+                    let payload = member.callback_payload.clone();
+                    self.start_job(&mut member, ferry_domain::JobType::Aggregation, false, payload).await?;
+                }
+                Ok(CreatedMember { aggregation_requested, member })
+            }
             Err(StoreError::Conflict(_)) => {
                 Err(self.member_conflict(client, &user, institution, &sealed.fingerprint, member.id.as_deref()).await?)
             }
@@ -268,7 +276,7 @@ impl Service {
     }
 
     /// Opens a member's stored credentials (for connectors and for merging updates).
-    async fn open_credentials(&self, member: &Member) -> Result<Vec<(String, Secret)>> {
+    pub(crate) async fn open_credentials(&self, member: &Member) -> Result<Vec<(String, Secret)>> {
         let Some(sealed) = self.db().get_member_credentials(&member.guid).await? else {
             return Ok(Vec::new());
         };
@@ -364,6 +372,14 @@ impl Service {
         }
         m.updated_at = self.now();
         match self.db().update_member(&m, sealed.as_ref()).await {
+            Ok(true) if sealed.is_some() && patch.skip_aggregation != Some(true) => {
+                // New credentials start a new aggregation; a challenge raised with the old ones
+                // is moot.
+                self.abandon_challenge(&m).await?;
+                self.start_job(&mut m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone())
+                    .await?;
+                Ok(m)
+            }
             Ok(true) => Ok(m),
             Ok(false) => Err(Error::NotFound("member")),
             Err(StoreError::Conflict(_)) => {

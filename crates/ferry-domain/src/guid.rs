@@ -86,6 +86,18 @@ guid_type!(
     CredentialGuid, "CRD-", "credential"
 );
 guid_type!(
+    /// An aggregation job.
+    JobGuid, "JOB-", "job"
+);
+guid_type!(
+    /// An account a member brought in.
+    AccountGuid, "ACT-", "account"
+);
+guid_type!(
+    /// A transaction of an account.
+    TransactionGuid, "TRN-", "transaction"
+);
+guid_type!(
     /// A client (tenant): the `client_id` half of HTTP Basic auth.
     ClientId, "CLT-", "client"
 );

@@ -1,12 +1,16 @@
 //! Ferry's vocabulary: identifiers, the objects of MX's member model and the connection-status
 //! state machine. Nothing here does IO or async work, so every other crate can depend on it.
 
+mod aggregation;
 mod guid;
 mod models;
 mod page;
 mod status;
 
-pub use guid::{ClientId, CredentialGuid, GuidError, InstitutionGuid, MemberGuid, UserGuid};
+pub use aggregation::{Account, Challenge, ChallengeOption, Job, JobStatus, JobType, Transaction};
+pub use guid::{
+    AccountGuid, ClientId, CredentialGuid, GuidError, InstitutionGuid, JobGuid, MemberGuid, TransactionGuid, UserGuid,
+};
 pub use models::{
     Client, Institution, InstitutionCredential, Member, NewMember, NewUser, Product, Secret, SubmittedCredential,
     UseCase, User, UserPatch,

@@ -15,16 +15,21 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use tokio::sync::{Mutex, MutexGuard};
 
+mod accounts;
 mod clients;
 mod institutions;
+mod jobs;
 mod members;
 mod migrations;
+mod transactions;
 mod users;
 
 pub use clients::ClientRecord;
 pub use institutions::InstitutionFilter;
+pub use jobs::SealedState;
 pub use members::{MemberFilter, SealedCredentials};
 pub use migrations::MIGRATIONS;
+pub use transactions::TransactionScope;
 pub use users::UserFilter;
 
 /// Runs `$body` with `$conn` bound to a `&mut` connection that should serve a read: one of

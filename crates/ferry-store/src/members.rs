@@ -442,3 +442,45 @@ impl Db {
             .await)?)
     }
 }
+
+impl Db {
+    /// Writes the fields aggregation moves: status, message, flags and times, the latest job.
+    pub async fn update_member_progress(&self, m: &Member) -> Result<bool> {
+        let n = on_writer!(self, |conn| sqlx::query(
+            "UPDATE members SET connection_status = $1, connection_status_message = $2,
+                is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
+                has_processed_transactions = $6, has_processed_account_numbers = $7,
+                aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
+                most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13
+             WHERE guid = $14"
+        )
+        .bind(m.connection_status.as_str())
+        .bind(&m.connection_status_message)
+        .bind(m.is_being_aggregated)
+        .bind(m.is_authenticated)
+        .bind(m.has_processed_accounts)
+        .bind(m.has_processed_transactions)
+        .bind(m.has_processed_account_numbers)
+        .bind(m.aggregated_at.map(to_micros))
+        .bind(m.successfully_aggregated_at.map(to_micros))
+        .bind(&m.most_recent_job_guid)
+        .bind(m.most_recent_job_detail_code)
+        .bind(m.needs_updated_credentials)
+        .bind(to_micros(m.updated_at))
+        .bind(m.guid.as_str())
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// A member by guid alone, for workers (which act for every client).
+    pub async fn get_member_for_job(&self, guid: &MemberGuid) -> Result<Option<Member>> {
+        let row: Option<MemberRow> =
+            on_writer!(self, |conn| sqlx::query_as(concat!(select_members!(), " WHERE m.guid = $1"))
+                .bind(guid.as_str())
+                .fetch_optional(&mut *conn)
+                .await)?;
+        Ok(row.and_then(MemberRow::into_member))
+    }
+}

@@ -33,6 +33,16 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        workers: WorkerArgs,
+        /// Serve the API only; run aggregation in separate `ferry worker` processes.
+        #[arg(long, env = "FERRY_NO_WORKERS")]
+        no_workers: bool,
+    },
+    /// Run aggregation workers only (to scale out next to `serve --no-workers`).
+    Worker {
+        #[command(flatten)]
+        workers: WorkerArgs,
     },
     /// Create or update the database schema, then exit.
     Migrate,
@@ -41,6 +51,16 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct WorkerArgs {
+    /// How many jobs this process runs at once.
+    #[arg(long, env = "FERRY_WORKERS", default_value_t = 4)]
+    workers: usize,
+    /// Seconds an MFA challenge waits for answers before the member becomes EXPIRED.
+    #[arg(long, env = "FERRY_CHALLENGE_TTL_SECS", default_value_t = 600)]
+    challenge_ttl_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -76,7 +96,17 @@ async fn main() -> Result<()> {
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
     db.migrate().await.context("cannot migrate the database")?;
     match cli.command {
-        Command::Serve { listen } => serve(db, &cli.database, listen).await,
+        Command::Serve { listen, workers, no_workers } => serve(db, &cli.database, listen, &workers, no_workers).await,
+        Command::Worker { workers } => {
+            let service = service(db, &cli.database, &workers)?;
+            let handles = spawn_workers(&service, workers.workers);
+            println!("Ferry running {} aggregation worker(s)", handles.len());
+            shutdown_signal().await;
+            for h in handles {
+                h.abort();
+            }
+            Ok(())
+        }
         Command::Migrate => {
             println!("database is up to date ({})", db.backend());
             Ok(())
@@ -106,13 +136,40 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn service(db: Db, database_url: &str) -> Result<Service> {
+fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> {
     let keyring = keyring_for(database_url)?;
-    Ok(Service::new(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds)))
+    let config = ferry_core::Config { challenge_ttl: time::Duration::seconds(workers.challenge_ttl_secs.max(1)) };
+    Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }
 
-async fn serve(db: Db, database_url: &str, listen: SocketAddr) -> Result<()> {
-    let service = service(db.clone(), database_url)?;
+/// Starts `n` worker loops. A job that fails to run stays leased and is retried by whichever
+/// worker finds its lease expired; a worker that finds nothing waits for a job queued in this
+/// process or for the poll interval (jobs queued by other processes).
+fn spawn_workers(service: &Service, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    let process = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
+    (0..n)
+        .map(|i| {
+            let service = service.clone();
+            let name = format!("{process}-{i}");
+            tokio::spawn(async move {
+                loop {
+                    match service.run_once(&name).await {
+                        Ok(true) => {}
+                        Ok(false) => service.wait_for_work(std::time::Duration::from_millis(500)).await,
+                        Err(e) => {
+                            tracing::error!(worker = %name, error = %e, "worker step failed");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn serve(db: Db, database_url: &str, listen: SocketAddr, workers: &WorkerArgs, no_workers: bool) -> Result<()> {
+    let service = service(db.clone(), database_url, workers)?;
+    let handles = if no_workers { Vec::new() } else { spawn_workers(&service, workers.workers) };
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -127,6 +184,9 @@ async fn serve(db: Db, database_url: &str, listen: SocketAddr) -> Result<()> {
     println!("Ferry listening on http://{local} ({})", db.backend());
     tracing::info!(%local, backend = db.backend(), "listening");
     axum::serve(listener, ferry_api::router(service)).with_graceful_shutdown(shutdown_signal()).await?;
+    for h in handles {
+        h.abort();
+    }
     db.close().await;
     Ok(())
 }

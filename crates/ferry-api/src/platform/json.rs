@@ -3,7 +3,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_domain::{ConnectionStatus, Institution, InstitutionCredential, Member, Page, Product, User};
+use ferry_domain::{Account, Challenge, Institution, InstitutionCredential, Member, Page, Product, Transaction, User};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -91,7 +93,105 @@ pub fn member(v: Version, m: &Member) -> Value {
     })
 }
 
-pub fn member_status(m: &Member) -> Value {
+pub fn challenge(c: &Challenge) -> Value {
+    let mut body = json!({
+        "field_name": c.field_name,
+        "guid": c.guid,
+        "label": c.label,
+        "type": c.kind,
+    });
+    if let Some(img) = &c.image_data {
+        body["image_data"] = json!(img);
+    }
+    if !c.options.is_empty() {
+        body["options"] = json!(
+            c.options.iter().map(|o| json!({ "guid": o.guid, "label": o.label, "value": o.value })).collect::<Vec<_>>()
+        );
+    }
+    body
+}
+
+fn money(d: Option<Decimal>) -> Value {
+    d.and_then(|v| v.to_f64()).map_or(Value::Null, |f| json!(f))
+}
+
+pub fn account(a: &Account) -> Value {
+    json!({
+        "account_number": a.account_number,
+        "apr": money(a.apr),
+        "apy": money(a.apy),
+        "available_balance": money(a.available_balance),
+        "balance": money(a.balance),
+        "created_at": timestamp(Some(a.created_at)),
+        "credit_limit": money(a.credit_limit),
+        "currency_code": a.currency_code,
+        "guid": a.guid.as_str(),
+        "id": a.id,
+        "institution_code": a.institution_code,
+        "is_closed": a.is_closed,
+        "is_hidden": a.is_hidden,
+        "is_manual": a.is_manual,
+        "member_guid": a.member_guid.as_str(),
+        "member_id": a.member_id,
+        "member_is_managed_by_user": false,
+        "metadata": a.metadata,
+        "name": a.name,
+        "nickname": a.nickname,
+        "routing_number": a.routing_number,
+        "subtype": a.subtype,
+        "type": a.kind,
+        "updated_at": timestamp(Some(a.updated_at)),
+        "user_guid": a.user_guid.as_str(),
+        "user_id": a.user_id,
+    })
+}
+
+pub fn transaction(t: &Transaction) -> Value {
+    json!({
+        "account_guid": t.account_guid.as_str(),
+        "account_id": t.account_id,
+        "amount": money(Some(t.amount)),
+        "category": t.category,
+        "check_number_string": t.check_number_string,
+        "created_at": timestamp(Some(t.created_at)),
+        "currency_code": t.currency_code,
+        "date": t.date.to_string(),
+        "description": t.description,
+        "guid": t.guid.as_str(),
+        "id": t.id,
+        "is_bill_pay": t.is_bill_pay,
+        "is_direct_deposit": t.is_direct_deposit,
+        "is_expense": t.is_debit,
+        "is_fee": t.is_fee,
+        "is_income": !t.is_debit && t.top_level_category.as_deref() == Some("Income"),
+        "is_international": false,
+        "is_manual": t.is_manual,
+        "is_overdraft_fee": false,
+        "is_payroll_advance": false,
+        "is_recurring": t.is_subscription,
+        "is_subscription": t.is_subscription,
+        "latitude": Value::Null,
+        "localized_description": Value::Null,
+        "localized_memo": Value::Null,
+        "longitude": Value::Null,
+        "member_guid": t.member_guid.as_str(),
+        "member_is_managed_by_user": false,
+        "memo": t.memo,
+        "merchant_category_code": t.merchant_category_code,
+        "metadata": t.metadata,
+        "original_description": t.original_description,
+        "posted_at": timestamp(t.posted_at),
+        "status": if t.is_pending { "PENDING" } else { "POSTED" },
+        "top_level_category": t.top_level_category,
+        "transacted_at": timestamp(t.transacted_at),
+        "type": if t.is_debit { "DEBIT" } else { "CREDIT" },
+        "updated_at": timestamp(Some(t.updated_at)),
+        "user_guid": t.user_guid.as_str(),
+        "user_id": t.user_id,
+    })
+}
+
+pub fn member_status(m: &Member, challenges: Option<&[Challenge]>) -> Value {
     let mut body = json!({
         "aggregated_at": timestamp(m.aggregated_at),
         "connection_status": m.connection_status.as_str(),
@@ -103,8 +203,8 @@ pub fn member_status(m: &Member) -> Value {
         "is_being_aggregated": m.is_being_aggregated,
         "successfully_aggregated_at": timestamp(m.successfully_aggregated_at),
     });
-    if m.connection_status == ConnectionStatus::CHALLENGED {
-        body["challenges"] = json!([]);
+    if let Some(cs) = challenges {
+        body["challenges"] = Value::Array(cs.iter().map(challenge).collect());
     }
     body
 }

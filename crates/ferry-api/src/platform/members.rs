@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_core::{MemberPatch, Service};
-use ferry_domain::{ConnectionStatus, NewMember, PageRequest, Product, Secret, SubmittedCredential, UseCase};
+use ferry_core::{MemberPatch, MemberRef, Service};
+use ferry_domain::{JobType, NewMember, PageRequest, Product, Secret, SubmittedCredential, UseCase};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -220,8 +220,10 @@ pub async fn status(
     Auth(client): Auth,
     Path((user, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let m = s.get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
-    Ok(json::respond(v, StatusCode::OK, json!({ "member": json::member_status(&m) })))
+    let (user, member) = (user_ref(v, &user)?, member_ref(v, &member)?);
+    let m = s.get_member(&client, &user, &member).await?;
+    let challenges = s.member_challenges(&client, &user, &MemberRef::Guid(m.guid.clone())).await?;
+    Ok(json::respond(v, StatusCode::OK, json!({ "member": json::member_status(&m, challenges.as_deref()) })))
 }
 
 pub async fn credentials(
@@ -246,12 +248,59 @@ pub async fn challenges(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let page_req = q.page(PageRequest::MAX_PER_PAGE)?;
-    let m = s.get_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
-    if m.connection_status != ConnectionStatus::CHALLENGED {
+    let Some(all) = s.member_challenges(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    // Challenges are raised by aggregation, which stores none yet: a CHALLENGED member cannot
-    // arise before it does.
-    let page = ferry_domain::Page::<serde_json::Value> { items: Vec::new(), request: page_req, total_entries: 0 };
-    Ok(json::respond(v, StatusCode::OK, json::list("challenges", &page, |c| c.clone())))
+    };
+    let total = all.len() as i64;
+    let items = all.into_iter().skip(page_req.offset() as usize).take(page_req.per_page as usize).collect();
+    let page = ferry_domain::Page { items, request: page_req, total_entries: total };
+    Ok(json::respond(v, StatusCode::OK, json::list("challenges", &page, json::challenge)))
+}
+
+/// The job-starting actions: 202 with the member (a job of the same type already running is
+/// also 202, with no new job; another type running is 409). `verify` answers 200, as MX does.
+pub async fn action(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let job_type = match action.as_str() {
+        "aggregate" => JobType::Aggregation,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no route for POST .../members/{{member}}/{}", other.chars().take(40).collect::<String>()),
+            ));
+        }
+    };
+    let callback_payload = header_text(&headers, CALLBACK_HEADER)?;
+    let m =
+        s.member_action(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, job_type, callback_payload).await?;
+    Ok(member_body(v, StatusCode::ACCEPTED, &m))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ResumeBody {
+    member: Option<ResumeFields>,
+}
+
+#[derive(Deserialize, Default)]
+struct ResumeFields {
+    challenges: Option<Vec<CredentialIn>>,
+}
+
+/// `PUT .../resume`: MFA answers; 202 with the member (now RESUMED).
+pub async fn resume(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ResumeBody>,
+) -> Result<Response, ApiError> {
+    let answers =
+        body.member.and_then(|m| m.challenges).ok_or_else(|| ApiError::bad_request("member.challenges is required"))?;
+    let m = s.resume_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, credentials_in(answers)).await?;
+    Ok(member_body(v, StatusCode::ACCEPTED, &m))
 }

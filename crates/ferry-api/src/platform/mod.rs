@@ -2,13 +2,15 @@
 //! paths; the version decides how path identifiers are read (v20250224 takes a guid or a
 //! partner id) and which JSON shapes are served.
 
+mod accounts;
 mod institutions;
 mod json;
 mod members;
+mod transactions;
 mod users;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use ferry_core::{MemberRef, Service, UserRef};
 
 use crate::ApiError;
@@ -23,6 +25,15 @@ pub fn routes() -> Router<Service> {
         .route("/users/{user}/members/{member}/status", get(members::status))
         .route("/users/{user}/members/{member}/credentials", get(members::credentials))
         .route("/users/{user}/members/{member}/challenges", get(members::challenges))
+        .route("/users/{user}/members/{member}/resume", put(members::resume))
+        .route("/users/{user}/members/{member}/{action}", post(members::action))
+        .route("/users/{user}/members/{member}/accounts", get(accounts::list_by_member))
+        .route("/users/{user}/members/{member}/transactions", get(transactions::list_by_member))
+        .route("/users/{user}/accounts", get(accounts::list))
+        .route("/users/{user}/accounts/{account}", get(accounts::read))
+        .route("/users/{user}/accounts/{account}/transactions", get(transactions::list_by_account))
+        .route("/users/{user}/transactions", get(transactions::list))
+        .route("/users/{user}/transactions/{transaction}", get(transactions::read))
         .route("/institutions", get(institutions::list))
         .route("/institutions/favorites", get(institutions::favorites))
         .route("/institutions/{institution}", get(institutions::read))

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod aggregation;
 mod concurrency;
 mod errors;
 mod institutions;

@@ -12,7 +12,7 @@ async fn create_read_list_update_delete() {
         let user = app.user(Some("u-1")).await;
         let r = app.member(&user, "password", json!({ "id": "m-1", "metadata": "meta", "use_cases": ["PFM"] })).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
-        expect![[r#"{"member":{"aggregated_at":null,"background_aggregation_is_disabled":false,"connection_status":"CREATED","connection_status_message":"Connection has been created and is waiting to be aggregated.","guid":"MBR-00000000-0000-0000-0000-000000000004","id":"m-1","institution_code":"mxbank","institution_guid":"INS-1572a04c-912b-59bf-5841-332c7dfafaef","is_being_aggregated":false,"is_managed_by_user":false,"is_manual":false,"is_oauth":false,"metadata":"meta","most_recent_job_detail_code":null,"most_recent_job_detail_text":null,"most_recent_job_guid":null,"name":"MX Bank","needs_updated_credentials":false,"oauth_window_uri":null,"successfully_aggregated_at":null,"use_cases":["PFM"],"user_guid":"USR-00000000-0000-0000-0000-000000000003","user_id":"u-1"}}"#]]
+        expect![[r#"{"member":{"aggregated_at":null,"background_aggregation_is_disabled":false,"connection_status":"CREATED","connection_status_message":"Connection has been created and is waiting to be aggregated.","guid":"MBR-00000000-0000-0000-0000-000000000004","id":"m-1","institution_code":"mxbank","institution_guid":"INS-1572a04c-912b-59bf-5841-332c7dfafaef","is_being_aggregated":true,"is_managed_by_user":false,"is_manual":false,"is_oauth":false,"metadata":"meta","most_recent_job_detail_code":null,"most_recent_job_detail_text":null,"most_recent_job_guid":null,"name":"MX Bank","needs_updated_credentials":false,"oauth_window_uri":null,"successfully_aggregated_at":null,"use_cases":["PFM"],"user_guid":"USR-00000000-0000-0000-0000-000000000003","user_id":"u-1"}}"#]]
             .assert_eq(&r.body.to_string());
         let member = r.body["member"]["guid"].as_str().unwrap().to_owned();
         let base = format!("/users/{user}/members/{member}");
@@ -24,7 +24,7 @@ async fn create_read_list_update_delete() {
         assert_eq!(app.get(&format!("/users/{user}/members?use_case=BOGUS")).await.status, StatusCode::BAD_REQUEST);
 
         let r = app.get(&format!("{base}/status")).await;
-        expect![[r#"{"member":{"aggregated_at":null,"connection_status":"CREATED","guid":"MBR-00000000-0000-0000-0000-000000000004","has_processed_account_numbers":false,"has_processed_accounts":false,"has_processed_transactions":false,"is_authenticated":false,"is_being_aggregated":false,"successfully_aggregated_at":null}}"#]]
+        expect![[r#"{"member":{"aggregated_at":null,"connection_status":"CREATED","guid":"MBR-00000000-0000-0000-0000-000000000004","has_processed_account_numbers":false,"has_processed_accounts":false,"has_processed_transactions":false,"is_authenticated":false,"is_being_aggregated":true,"successfully_aggregated_at":null}}"#]]
             .assert_eq(&r.body.to_string());
         let r = app.get(&format!("{base}/credentials")).await;
         assert_eq!(r.status, StatusCode::OK);

@@ -25,6 +25,7 @@ pub struct TestApp {
     pub other_auth: String,
     /// The SQLite file, when the backend is SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
+    pub clock: Arc<ManualClock>,
 }
 
 pub struct Reply {
@@ -48,7 +49,7 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
-        let service = Service::new(db, keyring, clock, Arc::new(FixedIds::default()));
+        let service = Service::new(db, keyring, clock.clone(), Arc::new(FixedIds::default()));
         let (client, key) = service.create_client("test").await.expect("client");
         let (other, other_key) = service.create_client("other").await.expect("other client");
         TestApp {
@@ -58,7 +59,13 @@ impl TestApp {
             service,
             client,
             sqlite_path,
+            clock,
         }
+    }
+
+    /// Runs queued jobs until none is left.
+    pub async fn work(&self) -> usize {
+        self.service.run_until_idle().await.expect("jobs run")
     }
 
     /// Sends a request with the given raw body and headers.

@@ -1,0 +1,78 @@
+//! Reading what members brought in: accounts and transactions, always through their user.
+
+use ferry_domain::{Account, AccountGuid, Client, Page, PageRequest, Transaction, TransactionGuid};
+use ferry_store::TransactionScope;
+use time::{Date, Duration};
+
+use crate::members::MemberRef;
+use crate::{Error, Result, Service, UserRef};
+
+/// MX's default window for transaction listings: 120 days back, 5 days ahead.
+const DEFAULT_DAYS_BACK: i64 = 120;
+const DEFAULT_DAYS_AHEAD: i64 = 5;
+
+/// Which transactions to list.
+#[derive(Debug, Clone)]
+pub enum TransactionsOf {
+    User,
+    Member(MemberRef),
+    Account(String),
+}
+
+impl Service {
+    pub async fn list_accounts(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: Option<&MemberRef>,
+        page: PageRequest,
+    ) -> Result<Page<Account>> {
+        let u = self.get_user(client, user).await?;
+        let member_guid = match member {
+            Some(m) => Some(self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?.guid),
+            None => None,
+        };
+        Ok(self.db().list_accounts(&client.id, &u.guid, member_guid.as_ref(), page).await?)
+    }
+
+    pub async fn get_account(&self, client: &Client, user: &UserRef, account: &str) -> Result<Account> {
+        let u = self.get_user(client, user).await?;
+        let guid = AccountGuid::parse(account).map_err(|_| Error::NotFound("account"))?;
+        self.db().get_account(&client.id, &u.guid, &guid).await?.ok_or(Error::NotFound("account"))
+    }
+
+    /// Transactions dated within `from..=to` (defaults: 120 days back, 5 days ahead).
+    pub async fn list_transactions(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        of: &TransactionsOf,
+        from: Option<Date>,
+        to: Option<Date>,
+        page: PageRequest,
+    ) -> Result<Page<Transaction>> {
+        let u = self.get_user(client, user).await?;
+        let scope = match of {
+            TransactionsOf::User => TransactionScope::User,
+            TransactionsOf::Member(m) => {
+                TransactionScope::Member(self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?.guid)
+            }
+            TransactionsOf::Account(a) => {
+                TransactionScope::Account(self.get_account(client, &UserRef::Guid(u.guid.clone()), a).await?.guid)
+            }
+        };
+        let today = self.now().date();
+        let from = from.unwrap_or(today - Duration::days(DEFAULT_DAYS_BACK));
+        let to = to.unwrap_or(today + Duration::days(DEFAULT_DAYS_AHEAD));
+        if from > to {
+            return Err(Error::bad_request("from_date must not be after to_date"));
+        }
+        Ok(self.db().list_transactions(&client.id, &u.guid, &scope, from, to, page).await?)
+    }
+
+    pub async fn get_transaction(&self, client: &Client, user: &UserRef, transaction: &str) -> Result<Transaction> {
+        let u = self.get_user(client, user).await?;
+        let guid = TransactionGuid::parse(transaction).map_err(|_| Error::NotFound("transaction"))?;
+        self.db().get_transaction(&client.id, &u.guid, &guid).await?.ok_or(Error::NotFound("transaction"))
+    }
+}

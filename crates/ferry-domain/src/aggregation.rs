@@ -1,0 +1,181 @@
+//! Aggregation's objects: jobs, MFA challenges, and the accounts and transactions members
+//! bring in.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use time::{Date, OffsetDateTime};
+
+use crate::{AccountGuid, ClientId, JobGuid, MemberGuid, TransactionGuid, UserGuid};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What a job does (MX's job types; the widget's numeric ids follow the same order).
+    JobType {
+        Aggregation => "AGGREGATION",
+        Verification => "VERIFICATION",
+        Identification => "IDENTIFICATION",
+        History => "HISTORY",
+        Statement => "STATEMENT",
+        Balance => "BALANCE",
+    }
+);
+
+text_enum!(
+    /// Where a job stands. QUEUED, RUNNING and CHALLENGED are active: a member has at most one
+    /// active job.
+    JobStatus {
+        Queued => "QUEUED",
+        Running => "RUNNING",
+        Challenged => "CHALLENGED",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+    }
+);
+
+impl JobStatus {
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running | JobStatus::Challenged)
+    }
+}
+
+/// One MFA question as the institution asked it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Challenge {
+    pub guid: String,
+    pub label: String,
+    pub field_name: String,
+    /// `TEXT`, `OPTIONS`, `IMAGE_DATA`, `IMAGE_OPTIONS`, `TOKEN`.
+    pub kind: String,
+    pub image_data: Option<String>,
+    pub options: Vec<ChallengeOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChallengeOption {
+    pub guid: String,
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub guid: JobGuid,
+    pub client_id: ClientId,
+    pub member_guid: MemberGuid,
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub is_background: bool,
+    pub attempts: i64,
+    pub challenges: Vec<Challenge>,
+    pub challenged_at: Option<OffsetDateTime>,
+    /// The connection status the job ended with.
+    pub outcome: Option<String>,
+    pub error_message: Option<String>,
+    pub transactions_created: i64,
+    pub transactions_updated: i64,
+    pub callback_payload: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub guid: AccountGuid,
+    pub client_id: ClientId,
+    pub user_guid: UserGuid,
+    pub user_id: Option<String>,
+    pub member_guid: MemberGuid,
+    pub member_id: Option<String>,
+    pub institution_code: String,
+    pub external_id: String,
+    pub id: Option<String>,
+    pub name: String,
+    pub nickname: Option<String>,
+    pub kind: String,
+    pub subtype: Option<String>,
+    /// Masked: only the last four digits are kept here.
+    pub account_number: Option<String>,
+    pub routing_number: Option<String>,
+    pub balance: Option<Decimal>,
+    pub available_balance: Option<Decimal>,
+    pub credit_limit: Option<Decimal>,
+    pub apr: Option<Decimal>,
+    pub apy: Option<Decimal>,
+    pub currency_code: String,
+    pub is_closed: bool,
+    pub is_hidden: bool,
+    pub is_manual: bool,
+    pub metadata: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transaction {
+    pub guid: TransactionGuid,
+    pub client_id: ClientId,
+    pub user_guid: UserGuid,
+    pub user_id: Option<String>,
+    pub member_guid: MemberGuid,
+    pub account_guid: AccountGuid,
+    pub account_id: Option<String>,
+    pub external_id: String,
+    pub id: Option<String>,
+    /// Always positive; `is_debit` says which way it went.
+    pub amount: Decimal,
+    pub is_debit: bool,
+    pub is_pending: bool,
+    pub date: Date,
+    pub transacted_at: Option<OffsetDateTime>,
+    pub posted_at: Option<OffsetDateTime>,
+    pub description: Option<String>,
+    pub original_description: Option<String>,
+    pub category: Option<String>,
+    pub top_level_category: Option<String>,
+    pub memo: Option<String>,
+    pub check_number_string: Option<String>,
+    pub merchant_category_code: Option<i64>,
+    pub is_bill_pay: bool,
+    pub is_direct_deposit: bool,
+    pub is_fee: bool,
+    pub is_payroll: bool,
+    pub is_subscription: bool,
+    pub is_manual: bool,
+    pub currency_code: String,
+    pub metadata: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}

@@ -1,0 +1,264 @@
+//! The `jobs` table: the queue of aggregation work. Workers claim jobs with a lease; a partial
+//! unique index keeps one active job per member.
+
+use ferry_domain::{ClientId, Job, JobGuid, JobStatus, JobType, MemberGuid};
+use sqlx::FromRow;
+
+use crate::{Db, Result, from_micros, on_reader, on_unique, on_writer, to_micros};
+
+#[derive(FromRow)]
+struct JobRow {
+    guid: String,
+    client_id: String,
+    member_guid: String,
+    job_type: String,
+    status: String,
+    is_background: bool,
+    attempts: i64,
+    challenges: Option<String>,
+    challenged_at: Option<i64>,
+    outcome: Option<String>,
+    error_message: Option<String>,
+    transactions_created: i64,
+    transactions_updated: i64,
+    callback_payload: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    updated_at: i64,
+}
+
+impl JobRow {
+    fn into_job(self) -> Option<Job> {
+        Some(Job {
+            guid: JobGuid::parse(&self.guid).ok()?,
+            client_id: ClientId::parse(&self.client_id).ok()?,
+            member_guid: MemberGuid::parse(&self.member_guid).ok()?,
+            job_type: self.job_type.parse::<JobType>().ok()?,
+            status: self.status.parse::<JobStatus>().ok()?,
+            is_background: self.is_background,
+            attempts: self.attempts,
+            challenges: self.challenges.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+            challenged_at: self.challenged_at.map(from_micros),
+            outcome: self.outcome,
+            error_message: self.error_message,
+            transactions_created: self.transactions_created,
+            transactions_updated: self.transactions_updated,
+            callback_payload: self.callback_payload,
+            created_at: from_micros(self.created_at),
+            started_at: self.started_at.map(from_micros),
+            finished_at: self.finished_at.map(from_micros),
+            updated_at: from_micros(self.updated_at),
+        })
+    }
+}
+
+macro_rules! columns {
+    () => {
+        "guid, client_id, member_guid, job_type, status, is_background, attempts, challenges,
+         challenged_at, outcome, error_message, transactions_created, transactions_updated,
+         callback_payload, created_at, started_at, finished_at, updated_at"
+    };
+}
+
+/// A job's sealed continuation: the connector's state and the user's answers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedState {
+    pub key_id: String,
+    pub sealed: String,
+}
+
+impl std::fmt::Debug for SealedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedState").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+fn challenges_json(job: &Job) -> Option<String> {
+    if job.challenges.is_empty() { None } else { serde_json::to_string(&job.challenges).ok() }
+}
+
+impl Db {
+    /// Queues a job; [`StoreError::Conflict`] when the member already has an active one.
+    pub async fn insert_job(&self, job: &Job) -> Result<()> {
+        on_writer!(self, |conn| sqlx::query(
+            "INSERT INTO jobs (guid, client_id, member_guid, job_type, status, is_background, attempts,
+                callback_payload, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)"
+        )
+        .bind(job.guid.as_str())
+        .bind(job.client_id.as_str())
+        .bind(job.member_guid.as_str())
+        .bind(job.job_type.as_str())
+        .bind(job.status.as_str())
+        .bind(job.is_background)
+        .bind(&job.callback_payload)
+        .bind(to_micros(job.created_at))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))
+        .map_err(on_unique("jobs"))
+    }
+
+    /// The member's active job (queued, running or challenged), if any.
+    pub async fn active_job(&self, member: &MemberGuid) -> Result<Option<Job>> {
+        let row: Option<JobRow> = on_writer!(self, |conn| sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM jobs WHERE member_guid = $1 AND status IN ('QUEUED', 'RUNNING', 'CHALLENGED')"
+        ))
+        .bind(member.as_str())
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(row.and_then(JobRow::into_job))
+    }
+
+    pub async fn get_job(&self, guid: &JobGuid) -> Result<Option<Job>> {
+        let row: Option<JobRow> =
+            on_reader!(self, |conn| sqlx::query_as(concat!("SELECT ", columns!(), " FROM jobs WHERE guid = $1"))
+                .bind(guid.as_str())
+                .fetch_optional(&mut *conn)
+                .await)?;
+        Ok(row.and_then(JobRow::into_job))
+    }
+
+    /// The outcomes of the member's most recent finished jobs, newest first.
+    pub async fn recent_job_outcomes(&self, member: &MemberGuid, limit: i64) -> Result<Vec<Option<String>>> {
+        let rows: Vec<(Option<String>,)> = on_reader!(self, |conn| sqlx::query_as(
+            "SELECT outcome FROM jobs WHERE member_guid = $1 AND status IN ('SUCCEEDED', 'FAILED')
+             ORDER BY finished_at DESC, created_at DESC LIMIT $2"
+        )
+        .bind(member.as_str())
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await)?;
+        Ok(rows.into_iter().map(|(o,)| o).collect())
+    }
+
+    /// Claims the oldest queued job, or a running one whose worker's lease ran out, for
+    /// `owner` until `lease_until`.
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        now: time::OffsetDateTime,
+        lease_until: time::OffsetDateTime,
+    ) -> Result<Option<Job>> {
+        // PostgreSQL-specific: SKIP LOCKED lets several nodes claim from one queue without
+        // waiting on each other; SQLite has one writer, which serializes claims already.
+        let pick = match self {
+            Db::Sqlite(_) => {
+                "SELECT guid FROM jobs
+                 WHERE status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at < $3)
+                 ORDER BY created_at LIMIT 1"
+            }
+            Db::Postgres(_) => {
+                "SELECT guid FROM jobs
+                 WHERE status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at < $3)
+                 ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+            }
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2,
+                attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3
+             WHERE guid = ({pick}) RETURNING {}",
+            columns!()
+        );
+        let row: Option<JobRow> = on_writer!(self, |conn| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(to_micros(lease_until))
+            .bind(to_micros(now))
+            .fetch_optional(&mut *conn)
+            .await)?;
+        Ok(row.and_then(JobRow::into_job))
+    }
+
+    /// Extends the lease of a job this worker holds; false when it lost the job.
+    pub async fn renew_lease(&self, guid: &JobGuid, owner: &str, until: time::OffsetDateTime) -> Result<bool> {
+        let n = on_writer!(self, |conn| sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE guid = $2 AND lease_owner = $3 AND status = 'RUNNING'"
+        )
+        .bind(to_micros(until))
+        .bind(guid.as_str())
+        .bind(owner)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Writes a job's progress. `owner`, when given, must still hold the lease; `sealed`, when
+    /// given, replaces the sealed continuation (`Some(None)` clears it). False when the write
+    /// did not apply.
+    pub async fn update_job(
+        &self,
+        job: &Job,
+        owner: Option<&str>,
+        sealed: Option<Option<&SealedState>>,
+    ) -> Result<bool> {
+        let (set_sealed, key_id, state) = match sealed {
+            None => (false, None, None),
+            Some(None) => (true, None, None),
+            Some(Some(s)) => (true, Some(s.key_id.as_str()), Some(s.sealed.as_str())),
+        };
+        let n = on_writer!(self, |conn| sqlx::query(
+            "UPDATE jobs SET status = $1, challenges = $2, challenged_at = $3, outcome = $4,
+                error_message = $5, transactions_created = $6, transactions_updated = $7,
+                finished_at = $8, updated_at = $9,
+                lease_owner = CASE WHEN $1 = 'RUNNING' THEN lease_owner ELSE NULL END,
+                sealed_key_id = CASE WHEN $10 THEN $11 ELSE sealed_key_id END,
+                sealed_state = CASE WHEN $10 THEN $12 ELSE sealed_state END
+             WHERE guid = $13 AND ($14 IS NULL OR lease_owner = $14)"
+        )
+        .bind(job.status.as_str())
+        .bind(challenges_json(job))
+        .bind(job.challenged_at.map(to_micros))
+        .bind(&job.outcome)
+        .bind(&job.error_message)
+        .bind(job.transactions_created)
+        .bind(job.transactions_updated)
+        .bind(job.finished_at.map(to_micros))
+        .bind(to_micros(job.updated_at))
+        .bind(set_sealed)
+        .bind(key_id)
+        .bind(state)
+        .bind(job.guid.as_str())
+        .bind(owner)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The sealed continuation of a job.
+    pub async fn job_sealed_state(&self, guid: &JobGuid) -> Result<Option<SealedState>> {
+        let row: Option<(Option<String>, Option<String>)> =
+            on_writer!(self, |conn| sqlx::query_as("SELECT sealed_key_id, sealed_state FROM jobs WHERE guid = $1")
+                .bind(guid.as_str())
+                .fetch_optional(&mut *conn)
+                .await)?;
+        Ok(row.and_then(|(k, s)| Some(SealedState { key_id: k?, sealed: s? })))
+    }
+
+    /// Challenged jobs whose challenge was raised before `before`.
+    pub async fn stale_challenged_jobs(&self, before: time::OffsetDateTime) -> Result<Vec<Job>> {
+        let rows: Vec<JobRow> = on_writer!(self, |conn| sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM jobs WHERE status = 'CHALLENGED' AND challenged_at < $1 ORDER BY challenged_at LIMIT 100"
+        ))
+        .bind(to_micros(before))
+        .fetch_all(&mut *conn)
+        .await)?;
+        Ok(rows.into_iter().filter_map(JobRow::into_job).collect())
+    }
+
+    /// How many jobs wait in the queue (queued, or running on an expired lease).
+    pub async fn count_runnable_jobs(&self, now: time::OffsetDateTime) -> Result<i64> {
+        Ok(on_reader!(self, |conn| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at < $1)"
+        )
+        .bind(to_micros(now))
+        .fetch_one(&mut *conn)
+        .await)?)
+    }
+}

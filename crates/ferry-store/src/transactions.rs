@@ -1,0 +1,271 @@
+//! The `transactions` table, upserted under (member, connector id) so a pending transaction
+//! that posts keeps its guid, re-aggregating the same data changes nothing, and a transaction
+//! never moves between accounts.
+
+use std::str::FromStr;
+
+use ferry_domain::{AccountGuid, ClientId, MemberGuid, Page, PageRequest, Transaction, TransactionGuid, UserGuid};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, QueryBuilder};
+use time::Date;
+use time::macros::format_description;
+
+use crate::{Db, Result, from_micros, on_reader, on_writer, to_micros};
+
+/// Which transactions a listing covers.
+#[derive(Debug, Clone)]
+pub enum TransactionScope {
+    User,
+    Member(MemberGuid),
+    Account(AccountGuid),
+}
+
+/// Rows per upsert statement (30 parameters each).
+const UPSERT_CHUNK: usize = 500;
+
+#[derive(FromRow)]
+struct TransactionRow {
+    guid: String,
+    client_id: String,
+    user_guid: String,
+    user_id: Option<String>,
+    member_guid: String,
+    account_guid: String,
+    account_id: Option<String>,
+    external_id: String,
+    id: Option<String>,
+    amount: String,
+    #[sqlx(rename = "type")]
+    kind: String,
+    status: String,
+    date: String,
+    transacted_at: Option<i64>,
+    posted_at: Option<i64>,
+    description: Option<String>,
+    original_description: Option<String>,
+    category: Option<String>,
+    top_level_category: Option<String>,
+    memo: Option<String>,
+    check_number_string: Option<String>,
+    merchant_category_code: Option<i64>,
+    is_bill_pay: bool,
+    is_direct_deposit: bool,
+    is_fee: bool,
+    is_payroll: bool,
+    is_subscription: bool,
+    is_manual: bool,
+    currency_code: String,
+    metadata: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, &format_description!("[year]-[month]-[day]")).ok()
+}
+
+impl TransactionRow {
+    fn into_transaction(self) -> Option<Transaction> {
+        Some(Transaction {
+            guid: TransactionGuid::parse(&self.guid).ok()?,
+            client_id: ClientId::parse(&self.client_id).ok()?,
+            user_guid: UserGuid::parse(&self.user_guid).ok()?,
+            user_id: self.user_id,
+            member_guid: MemberGuid::parse(&self.member_guid).ok()?,
+            account_guid: AccountGuid::parse(&self.account_guid).ok()?,
+            account_id: self.account_id,
+            external_id: self.external_id,
+            id: self.id,
+            amount: Decimal::from_str(&self.amount).ok()?,
+            is_debit: self.kind == "DEBIT",
+            is_pending: self.status == "PENDING",
+            date: parse_date(&self.date)?,
+            transacted_at: self.transacted_at.map(from_micros),
+            posted_at: self.posted_at.map(from_micros),
+            description: self.description,
+            original_description: self.original_description,
+            category: self.category,
+            top_level_category: self.top_level_category,
+            memo: self.memo,
+            check_number_string: self.check_number_string,
+            merchant_category_code: self.merchant_category_code,
+            is_bill_pay: self.is_bill_pay,
+            is_direct_deposit: self.is_direct_deposit,
+            is_fee: self.is_fee,
+            is_payroll: self.is_payroll,
+            is_subscription: self.is_subscription,
+            is_manual: self.is_manual,
+            currency_code: self.currency_code,
+            metadata: self.metadata,
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+        })
+    }
+}
+
+macro_rules! select_transactions {
+    () => {
+        "SELECT t.guid, t.client_id, t.user_guid, u.id AS user_id, t.member_guid, t.account_guid,
+            a.id AS account_id, t.external_id, t.id, t.amount, t.type, t.status, t.date,
+            t.transacted_at, t.posted_at, t.description, t.original_description, t.category,
+            t.top_level_category, t.memo, t.check_number_string, t.merchant_category_code,
+            t.is_bill_pay, t.is_direct_deposit, t.is_fee, t.is_payroll, t.is_subscription,
+            t.is_manual, t.currency_code, t.metadata, t.created_at, t.updated_at
+         FROM transactions t
+         JOIN users u ON u.guid = t.user_guid
+         JOIN accounts a ON a.guid = t.account_guid"
+    };
+}
+
+macro_rules! push_scope {
+    ($qb:expr, $client:expr, $user:expr, $scope:expr, $from:expr, $to:expr) => {{
+        $qb.push(" WHERE t.user_guid = ").push_bind($user.as_str().to_owned());
+        $qb.push(" AND t.client_id = ").push_bind($client.as_str().to_owned());
+        match $scope {
+            TransactionScope::User => {}
+            TransactionScope::Member(m) => {
+                $qb.push(" AND t.member_guid = ").push_bind(m.as_str().to_owned());
+            }
+            TransactionScope::Account(a) => {
+                $qb.push(" AND t.account_guid = ").push_bind(a.as_str().to_owned());
+            }
+        }
+        $qb.push(" AND t.date >= ").push_bind($from.to_string());
+        $qb.push(" AND t.date <= ").push_bind($to.to_string());
+    }};
+}
+
+impl Db {
+    /// The guids of a member's transactions by external id.
+    pub async fn transaction_guids_by_external_id(
+        &self,
+        member: &MemberGuid,
+    ) -> Result<Vec<(String, TransactionGuid)>> {
+        let rows: Vec<(String, String)> = on_writer!(self, |conn| sqlx::query_as(
+            "SELECT external_id, guid FROM transactions WHERE member_guid = $1"
+        )
+        .bind(member.as_str())
+        .fetch_all(&mut *conn)
+        .await)?;
+        Ok(rows.into_iter().filter_map(|(e, g)| Some((e, TransactionGuid::parse(&g).ok()?))).collect())
+    }
+
+    /// Inserts new transactions and refreshes changed ones, matched by member and external id;
+    /// the account and guid of a known transaction never change. Returns how many rows were
+    /// inserted or changed.
+    pub async fn upsert_transactions(&self, rows: &[Transaction]) -> Result<u64> {
+        let mut changed = 0;
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let n: u64 = on_writer!(self, |conn| {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO transactions (guid, client_id, user_guid, member_guid, account_guid,
+                        external_id, amount, type, status, date, transacted_at, posted_at, description,
+                        original_description, category, top_level_category, memo, check_number_string,
+                        merchant_category_code, is_bill_pay, is_direct_deposit, is_fee, is_payroll,
+                        is_subscription, currency_code, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.guid.as_str().to_owned())
+                        .push_bind(t.client_id.as_str().to_owned())
+                        .push_bind(t.user_guid.as_str().to_owned())
+                        .push_bind(t.member_guid.as_str().to_owned())
+                        .push_bind(t.account_guid.as_str().to_owned())
+                        .push_bind(t.external_id.clone())
+                        .push_bind(t.amount.to_string())
+                        .push_bind(if t.is_debit { "DEBIT" } else { "CREDIT" })
+                        .push_bind(if t.is_pending { "PENDING" } else { "POSTED" })
+                        .push_bind(t.date.to_string())
+                        .push_bind(t.transacted_at.map(to_micros))
+                        .push_bind(t.posted_at.map(to_micros))
+                        .push_bind(t.description.clone())
+                        .push_bind(t.original_description.clone())
+                        .push_bind(t.category.clone())
+                        .push_bind(t.top_level_category.clone())
+                        .push_bind(t.memo.clone())
+                        .push_bind(t.check_number_string.clone())
+                        .push_bind(t.merchant_category_code)
+                        .push_bind(t.is_bill_pay)
+                        .push_bind(t.is_direct_deposit)
+                        .push_bind(t.is_fee)
+                        .push_bind(t.is_payroll)
+                        .push_bind(t.is_subscription)
+                        .push_bind(t.currency_code.clone())
+                        .push_bind(to_micros(t.created_at))
+                        .push_bind(to_micros(t.updated_at));
+                });
+                qb.push(
+                    " ON CONFLICT (member_guid, external_id) DO UPDATE SET amount = excluded.amount,
+                        type = excluded.type, status = excluded.status, date = excluded.date,
+                        transacted_at = excluded.transacted_at, posted_at = excluded.posted_at,
+                        description = excluded.description, original_description = excluded.original_description,
+                        category = excluded.category, top_level_category = excluded.top_level_category,
+                        memo = excluded.memo, check_number_string = excluded.check_number_string,
+                        merchant_category_code = excluded.merchant_category_code,
+                        is_bill_pay = excluded.is_bill_pay, is_direct_deposit = excluded.is_direct_deposit,
+                        is_fee = excluded.is_fee, is_payroll = excluded.is_payroll,
+                        is_subscription = excluded.is_subscription, currency_code = excluded.currency_code,
+                        updated_at = excluded.updated_at
+                     WHERE transactions.amount IS DISTINCT FROM excluded.amount
+                        OR transactions.type IS DISTINCT FROM excluded.type
+                        OR transactions.status IS DISTINCT FROM excluded.status
+                        OR transactions.date IS DISTINCT FROM excluded.date
+                        OR transactions.posted_at IS DISTINCT FROM excluded.posted_at
+                        OR transactions.description IS DISTINCT FROM excluded.description
+                        OR transactions.original_description IS DISTINCT FROM excluded.original_description
+                        OR transactions.category IS DISTINCT FROM excluded.category
+                        OR transactions.memo IS DISTINCT FROM excluded.memo
+                     RETURNING guid",
+                );
+                let rows: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                rows.len() as u64
+            });
+            changed += n;
+        }
+        Ok(changed)
+    }
+
+    /// Transactions dated within `from..=to`, newest first.
+    pub async fn list_transactions(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        scope: &TransactionScope,
+        from: Date,
+        to: Date,
+        page: PageRequest,
+    ) -> Result<Page<Transaction>> {
+        let (total, rows): (i64, Vec<TransactionRow>) = on_reader!(self, |conn| {
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM transactions t");
+            push_scope!(count, client, user, scope, from, to);
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+            let mut select = QueryBuilder::new(select_transactions!());
+            push_scope!(select, client, user, scope, from, to);
+            select.push(" ORDER BY t.date DESC, t.guid LIMIT ").push_bind(page.limit());
+            select.push(" OFFSET ").push_bind(page.offset());
+            (total, select.build_query_as().fetch_all(&mut *conn).await?)
+        });
+        Ok(Page {
+            items: rows.into_iter().filter_map(TransactionRow::into_transaction).collect(),
+            request: page,
+            total_entries: total,
+        })
+    }
+
+    pub async fn get_transaction(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        guid: &TransactionGuid,
+    ) -> Result<Option<Transaction>> {
+        let row: Option<TransactionRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
+            select_transactions!(),
+            " WHERE t.guid = $1 AND t.user_guid = $2 AND t.client_id = $3"
+        ))
+        .bind(guid.as_str())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(row.and_then(TransactionRow::into_transaction))
+    }
+}
