@@ -25,7 +25,10 @@ impl FromRequestParts<Service> for Auth {
             )
         })?;
         let value = value.to_str().map_err(|_| unauthorized())?;
-        let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")).ok_or_else(unauthorized)?;
+        let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(unauthorized());
+        }
         let decoded = STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
         let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (id, key) = decoded.split_once(':').ok_or_else(unauthorized)?;

@@ -91,12 +91,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::bad_request(format!("the request body is not valid JSON: {inner}"))
         } else if path.is_empty() || path == "." {
             ApiError::bad_request(format!("the request body has the wrong shape: {inner}"))
+        } else if path.contains("credentials") || path.contains("challenges") {
+            // serde quotes the offending value, and here it may be a password.
+            ApiError::bad_request(format!("{path}: {}", without_value(strip_position(&inner.to_string()))))
         } else {
             ApiError::bad_request(format!("{path}: {}", strip_position(&inner.to_string())))
         }
     })?;
     de.end().map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// `invalid type: string "hunter2", expected a boolean` → `invalid type, expected a boolean`.
+fn without_value(message: &str) -> String {
+    match (message.find(':'), message.rfind(", expected")) {
+        (Some(colon), Some(expected)) if colon < expected => format!("{}{}", &message[..colon], &message[expected..]),
+        _ => "invalid value".to_owned(),
+    }
 }
 
 fn strip_position(message: &str) -> &str {
@@ -136,13 +147,22 @@ impl QueryParams {
             .collect()
     }
 
+    /// An integer; digits beyond `i64` saturate (a page number that large is merely "too big").
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        match self.get(name) {
-            None | Some("") => Ok(None),
-            Some(v) => {
-                v.trim().parse().map(Some).map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
-            }
+        let Some(v) = self.get(name).map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if let Ok(n) = v.parse() {
+            return Ok(Some(n));
         }
+        let (negative, digits) = match v.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, v.strip_prefix('+').unwrap_or(v)),
+        };
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Some(if negative { i64::MIN } else { i64::MAX }));
+        }
+        Err(ApiError::bad_request(format!("{name} must be an integer")))
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
@@ -168,5 +188,23 @@ pub fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ap
             .to_str()
             .map(|s| Some(s.to_owned()))
             .map_err(|_| ApiError::bad_request(format!("the {name} header must be ASCII text"))),
+    }
+}
+
+/// Path parameters. A segment axum cannot decode (invalid UTF-8 after percent-decoding) names
+/// nothing that exists: 404 with the JSON error body, not axum's plain-text 400.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no object at {}", parts.uri.path().chars().take(200).collect::<String>()),
+            )),
+        }
     }
 }

@@ -4,10 +4,10 @@
 
 use base64::Engine;
 use ferry_domain::{
-    Client, ConnectionStatus, Institution, InstitutionCredential, Member, MemberGuid, NewMember, Page, PageRequest,
-    Secret, SubmittedCredential, UseCase, User,
+    Client, ConnectionStatus, CredentialGuid, Institution, InstitutionCredential, Member, MemberGuid, NewMember, Page,
+    PageRequest, Secret, SubmittedCredential, UseCase, User,
 };
-use ferry_store::{MemberFilter, SealedCredentials, StoreError};
+use ferry_store::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::institutions::{InstitutionRef, page_of};
@@ -122,7 +122,16 @@ impl Service {
         if new.institution.is_empty() {
             return Err(Error::bad_request("member.institution_code is required"));
         }
-        let entry = self.catalog_entry(&InstitutionRef::code_or_guid(&new.institution)).await?;
+        // An unknown code in the body is a bad request (404 is for paths).
+        let entry = match self.catalog_entry(&InstitutionRef::code_or_guid(&new.institution)).await {
+            Err(Error::NotFound(_)) => {
+                return Err(Error::bad_request(format!(
+                    "member.institution_code `{}` does not name an institution; see GET /institutions",
+                    new.institution.chars().take(80).collect::<String>()
+                )));
+            }
+            other => other?,
+        };
         let (institution, fields) = (&entry.0, entry.1.as_slice());
         for p in &new.products {
             if !institution.supports(*p) {
@@ -342,55 +351,52 @@ impl Service {
             check_callback_payload(p)?;
         }
         let user = self.get_user(client, user).await?;
-        let mut m = self.find_member(client, &user, member).await?;
+        let m = self.find_member(client, &user, member).await?;
         let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
         let (institution, fields) = (&entry.0, entry.1.as_slice());
-        let mut sealed = None;
+        let mut new_credentials = None;
         if let Some(creds) = &patch.credentials {
             if m.is_oauth {
                 return Err(Error::bad_request("member.credentials cannot be set on an OAuth member"));
             }
             let stored = self.open_credentials(&m).await?;
             let values = check_credentials(institution, fields, creds, &stored)?;
-            m.credential_guids = values.iter().map(|(f, _)| f.guid.clone()).collect();
-            sealed = Some(self.seal_credentials(&m.guid, &user, institution, &values));
-            m.connection_status = ConnectionStatus::UPDATED;
-            m.connection_status_message = ConnectionStatus::UPDATED.default_message().map(str::to_owned);
-            m.needs_updated_credentials = false;
+            let guids: Vec<CredentialGuid> = values.iter().map(|(f, _)| f.guid.clone()).collect();
+            new_credentials = Some((self.seal_credentials(&m.guid, &user, institution, &values), guids));
         }
-        if let Some(id) = patch.id {
-            m.id = id;
-        }
-        if let Some(meta) = patch.metadata {
-            m.metadata = meta;
-        }
-        if let Some(b) = patch.background_aggregation_is_disabled {
-            m.background_aggregation_is_disabled = b;
-        }
-        if let Some(u) = patch.use_cases {
-            m.use_cases = u;
-        }
-        m.updated_at = self.now();
-        match self.db().update_member(&m, sealed.as_ref()).await {
-            Ok(true) if sealed.is_some() && patch.skip_aggregation != Some(true) => {
-                // New credentials start a new aggregation; a challenge raised with the old ones
-                // is moot.
-                self.abandon_challenge(&m).await?;
-                self.start_job(&mut m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone())
-                    .await?;
-                Ok(m)
-            }
-            Ok(true) => Ok(m),
-            Ok(false) => Err(Error::NotFound("member")),
+        let updated = ConnectionStatus::UPDATED;
+        let changes = MemberChanges {
+            id: patch.id.as_ref().map(|v| v.as_deref()),
+            metadata: patch.metadata.as_ref().map(|v| v.as_deref()),
+            background_aggregation_is_disabled: patch.background_aggregation_is_disabled,
+            use_cases: patch.use_cases.as_deref(),
+            callback_payload: patch.callback_payload.as_deref(),
+            credentials: new_credentials.as_ref().map(|(sealed, guids)| CredentialChange {
+                sealed,
+                guids,
+                status: updated,
+                message: updated.default_message(),
+            }),
+            updated_at: self.now(),
+        };
+        match self.db().update_member(&client.id, &m.guid, &changes).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::NotFound("member")),
             Err(StoreError::Conflict(_)) => {
-                let fingerprint = match &sealed {
-                    Some(s) => s.fingerprint.clone(),
-                    None => String::new(),
-                };
-                Err(self.member_conflict(client, &user, institution, &fingerprint, m.id.as_deref()).await?)
+                let fingerprint = new_credentials.as_ref().map(|(s, _)| s.fingerprint.clone()).unwrap_or_default();
+                let id = patch.id.as_ref().and_then(|v| v.as_deref()).or(m.id.as_deref());
+                return Err(self.member_conflict(client, &user, institution, &fingerprint, id).await?);
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
+        let mut m = self.find_member(client, &user, &MemberRef::Guid(m.guid.clone())).await?;
+        if new_credentials.is_some() && patch.skip_aggregation != Some(true) {
+            // New credentials start a new aggregation; a challenge raised with the old ones is
+            // moot.
+            self.abandon_challenge(&m).await?;
+            self.start_job(&mut m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone()).await?;
+        }
+        Ok(m)
     }
 
     /// Deletes the member and everything aggregated through it.

@@ -124,7 +124,9 @@ macro_rules! push_institution_filter {
             $qb.push(")");
         }
         for p in &$f.products {
-            $qb.push(" AND (',' || i.supported_products || ',') LIKE ").push_bind(format!("%,{},%", p.as_str()));
+            $qb.push(" AND (',' || i.supported_products || ',') LIKE ")
+                .push_bind(format!("%,{},%", p.as_str().replace('_', "\\_")));
+            $qb.push(" ESCAPE '\\'");
         }
     }};
 }

@@ -27,7 +27,7 @@ mod users;
 pub use clients::ClientRecord;
 pub use institutions::InstitutionFilter;
 pub use jobs::SealedState;
-pub use members::{MemberFilter, SealedCredentials};
+pub use members::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials};
 pub use migrations::MIGRATIONS;
 pub use transactions::TransactionScope;
 pub use users::UserFilter;

@@ -153,6 +153,27 @@ impl std::fmt::Debug for SealedCredentials {
     }
 }
 
+/// What a member update changes; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug)]
+pub struct MemberChanges<'a> {
+    pub id: Option<Option<&'a str>>,
+    pub metadata: Option<Option<&'a str>>,
+    pub background_aggregation_is_disabled: Option<bool>,
+    pub use_cases: Option<&'a [UseCase]>,
+    pub callback_payload: Option<&'a str>,
+    pub credentials: Option<CredentialChange<'a>>,
+    pub updated_at: time::OffsetDateTime,
+}
+
+/// New credentials, and the status they put the member in.
+#[derive(Debug)]
+pub struct CredentialChange<'a> {
+    pub sealed: &'a SealedCredentials,
+    pub guids: &'a [CredentialGuid],
+    pub status: ConnectionStatus,
+    pub message: Option<&'a str>,
+}
+
 /// The filters of `GET /users/{user}/members`.
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
@@ -256,7 +277,7 @@ macro_rules! select_members {
     };
 }
 
-fn credential_guids(m: &Member) -> String {
+pub(crate) fn credential_guids(m: &Member) -> String {
     join_list(m.credential_guids.iter().map(|g| g.as_str()))
 }
 
@@ -294,7 +315,7 @@ impl Db {
         Ok(row.and_then(MemberRow::into_member))
     }
 
-    /// Reads through the writer, for a check that must see the latest committed state.
+    /// A member by its partner id, within one user of one client.
     pub async fn get_member_by_id(&self, client: &ClientId, user: &UserGuid, id: &str) -> Result<Option<Member>> {
         let row: Option<MemberRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             select_members!(),
@@ -344,39 +365,45 @@ impl Db {
         }))
     }
 
-    /// Writes the mutable fields of `m`, and its credentials when given, in one statement so
-    /// the duplicate guard sees both at once. False when the member is gone.
-    pub async fn update_member(&self, m: &Member, credentials: Option<&SealedCredentials>) -> Result<bool> {
-        let (key_id, sealed, fingerprint) = match credentials {
-            Some(c) => (Some(c.key_id.as_str()), Some(c.sealed.as_str()), Some(c.fingerprint.as_str())),
-            None => (None, None, None),
-        };
+    /// Applies the fields a member update changes, and nothing else, in one statement: fields
+    /// aggregation moves meanwhile are left alone, and the duplicate guard sees new credentials
+    /// at once. False when the member is gone.
+    pub async fn update_member(&self, client: &ClientId, guid: &MemberGuid, c: &MemberChanges<'_>) -> Result<bool> {
+        let creds = c.credentials.as_ref();
         let done = on_writer!(self, |conn| sqlx::query(
-            "UPDATE members SET id = $1, name = $2, metadata = $3, connection_status = $4,
-                connection_status_message = $5, background_aggregation_is_disabled = $6,
-                needs_updated_credentials = $7, use_cases = $8, credential_guids = $9,
-                oauth_window_uri = $10, updated_at = $11,
+            "UPDATE members SET
+                id = CASE WHEN $1 THEN $2 ELSE id END,
+                metadata = CASE WHEN $3 THEN $4 ELSE metadata END,
+                background_aggregation_is_disabled = COALESCE($5, background_aggregation_is_disabled),
+                use_cases = COALESCE($6, use_cases),
+                callback_payload = COALESCE($7, callback_payload),
+                connection_status = COALESCE($8, connection_status),
+                connection_status_message = CASE WHEN $9 THEN $10 ELSE connection_status_message END,
+                needs_updated_credentials = CASE WHEN $9 THEN FALSE ELSE needs_updated_credentials END,
+                credential_guids = COALESCE($11, credential_guids),
                 credentials_key_id = COALESCE($12, credentials_key_id),
                 credentials_sealed = COALESCE($13, credentials_sealed),
-                credentials_fingerprint = COALESCE($14, credentials_fingerprint)
-             WHERE guid = $15 AND client_id = $16"
+                credentials_fingerprint = COALESCE($14, credentials_fingerprint),
+                updated_at = $15
+             WHERE guid = $16 AND client_id = $17"
         )
-        .bind(&m.id)
-        .bind(&m.name)
-        .bind(&m.metadata)
-        .bind(m.connection_status.as_str())
-        .bind(&m.connection_status_message)
-        .bind(m.background_aggregation_is_disabled)
-        .bind(m.needs_updated_credentials)
-        .bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
-        .bind(credential_guids(m))
-        .bind(&m.oauth_window_uri)
-        .bind(to_micros(m.updated_at))
-        .bind(key_id)
-        .bind(sealed)
-        .bind(fingerprint)
-        .bind(m.guid.as_str())
-        .bind(m.client_id.as_str())
+        .bind(c.id.is_some())
+        .bind(c.id.flatten())
+        .bind(c.metadata.is_some())
+        .bind(c.metadata.flatten())
+        .bind(c.background_aggregation_is_disabled)
+        .bind(c.use_cases.map(|u| join_list(u.iter().map(|u| u.as_str()))))
+        .bind(c.callback_payload)
+        .bind(creds.map(|x| x.status.as_str()))
+        .bind(creds.is_some())
+        .bind(creds.and_then(|x| x.message))
+        .bind(creds.map(|x| join_list(x.guids.iter().map(|g| g.as_str()))))
+        .bind(creds.map(|x| x.sealed.key_id.as_str()))
+        .bind(creds.map(|x| x.sealed.sealed.as_str()))
+        .bind(creds.map(|x| x.sealed.fingerprint.as_str()))
+        .bind(to_micros(c.updated_at))
+        .bind(guid.as_str())
+        .bind(client.as_str())
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))

@@ -2,7 +2,6 @@
 
 mod config;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -32,7 +31,7 @@ enum Command {
     Serve {
         /// Address to listen on.
         #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        listen: String,
         #[command(flatten)]
         workers: WorkerArgs,
         /// Serve the API only; run aggregation in separate `ferry worker` processes.
@@ -167,12 +166,13 @@ fn spawn_workers(service: &Service, n: usize) -> Vec<tokio::task::JoinHandle<()>
         .collect()
 }
 
-async fn serve(db: Db, database_url: &str, listen: SocketAddr, workers: &WorkerArgs, no_workers: bool) -> Result<()> {
+async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs, no_workers: bool) -> Result<()> {
     let service = service(db.clone(), database_url, workers)?;
     let handles = if no_workers { Vec::new() } else { spawn_workers(&service, workers.workers) };
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen.as_str()).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     if service.count_clients().await? == 0 {
         let (client, key) = service.create_client("development").await?;

@@ -1,6 +1,6 @@
 //! `/users/{user}/accounts` and `/users/{user}/members/{member}/accounts`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ferry_core::Service;
@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{json, member_ref, user_ref};
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{QueryParams, Version};
+use crate::extract::{Path, QueryParams, Version};
 
 pub async fn list(
     State(s): State<Service>,

@@ -1,6 +1,6 @@
 //! `/institutions`: the catalog, favorites, and the credential fields of an institution.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ferry_core::{InstitutionFilter, InstitutionRef, Service};
@@ -10,7 +10,7 @@ use serde_json::json;
 use super::json;
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{QueryParams, Version};
+use crate::extract::{Path, QueryParams, Version};
 
 /// The v20111101 boolean filters and the product each stands for.
 const SUPPORTS_FILTERS: &[(&str, Product)] = &[

@@ -1,7 +1,7 @@
 //! `/users/{user}/members`: create, read, update, delete, list, status, credentials and
 //! challenges, with MX's status codes.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_core::{MemberPatch, MemberRef, Service};
@@ -13,7 +13,7 @@ use super::users::present;
 use super::{json, member_ref, user_ref};
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{JsonBody, QueryParams, Version, header_text};
+use crate::extract::{JsonBody, Path, QueryParams, Version, header_text};
 
 const CALLBACK_HEADER: &str = "x-callback-payload";
 

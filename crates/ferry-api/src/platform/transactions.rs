@@ -1,6 +1,6 @@
 //! Transactions by user, member and account, with MX's date window and pagination.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ferry_core::{Service, TransactionsOf};
@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 use super::{json, member_ref, user_ref};
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{QueryParams, Version};
+use crate::extract::{Path, QueryParams, Version};
 
 /// `YYYY-MM-DD` (v20111101) or a unix timestamp (v20250224); both are accepted in both.
 fn date_param(q: &QueryParams, name: &str) -> Result<Option<Date>, ApiError> {

@@ -1,6 +1,6 @@
 //! `/users`: create, read, update, delete, list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ferry_core::{Service, UserFilter};
@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{json, user_ref};
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{JsonBody, QueryParams, Version};
+use crate::extract::{JsonBody, Path, QueryParams, Version};
 
 #[derive(Deserialize, Default)]
 pub struct UserBody {

@@ -78,3 +78,32 @@ async fn malformed_bodies_unknown_routes_and_limits() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn review_edge_cases() {
+    each_backend(|app| async move {
+        // A path segment that is not UTF-8 names nothing: a JSON 404.
+        let r = app.get("/users/%FF").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.body["error"]["message"].is_string(), "{r:?}");
+        // Absurd page sizes fall back to 25 instead of failing.
+        let r = app.get("/users?records_per_page=99999999999999999999&page=99999999999999999999").await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body["pagination"]["per_page"], 25);
+        // A credential value of the wrong type is not echoed back.
+        let user = app.user(None).await;
+        let r = app
+            .post(
+                &format!("/users/{user}/members"),
+                json!({ "member": { "institution_code": "mxbank", "credentials": [{ "guid": "CRD-x", "value": 918273 }] } }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("member.credentials[0].value") && !message.contains("918273"), "{message}");
+        // The Basic scheme is case-insensitive.
+        let lower = app.auth.replacen("Basic", "BASIC", 1);
+        assert_eq!(app.raw(Method::GET, "/users", Body::empty(), &[("authorization", &lower)]).await.status, StatusCode::OK);
+    })
+    .await;
+}

@@ -185,7 +185,7 @@ async fn bad_credentials_and_fields_are_400s_that_say_why() {
             assert!(message.contains(needle), "{body}: `{message}` should mention `{needle}`");
         }
         let r = app.post(&path, json!({ "member": { "institution_code": "nope", "credentials": [] } })).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
         assert_eq!(app.service.db().count_members(&app.client.id).await.unwrap(), 0);
     })
     .await;
@@ -207,6 +207,26 @@ async fn callback_payload_must_be_short_base64() {
         let ok = "QUJD".repeat(256);
         let r = app.call(Method::POST, &path, Some(body), &[("x-callback-payload", &ok)]).await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        // Kept for the webhooks, and replaced by the payload of a later update.
+        let guid = r.body["member"]["guid"].as_str().unwrap().to_owned();
+        let (u, m) = (ferry_core::UserRef::guid_or_id(&user), ferry_core::MemberRef::guid_or_id(&guid));
+        assert_eq!(
+            app.service.get_member(&app.client, &u, &m).await.unwrap().callback_payload.as_deref(),
+            Some(ok.as_str())
+        );
+        let r = app
+            .call(
+                Method::PUT,
+                &format!("{path}/{guid}"),
+                Some(json!({ "member": { "metadata": "x" } })),
+                &[("x-callback-payload", "eHl6")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(
+            app.service.get_member(&app.client, &u, &m).await.unwrap().callback_payload.as_deref(),
+            Some("eHl6")
+        );
     })
     .await;
 }
