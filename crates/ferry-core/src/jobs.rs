@@ -24,7 +24,14 @@ pub const LEASE: Duration = Duration::seconds(60);
 
 /// How far back an aggregation reads transactions, and how far ahead (post-dated ones).
 const HISTORY_DAYS: i64 = 90;
+/// How far back `extend_history` reads: 24 months.
+const EXTENDED_HISTORY_DAYS: i64 = 730;
+/// A pending transaction the institution stopped reporting is removed once it is this old.
+const STALE_PENDING_DAYS: i64 = 14;
 const FUTURE_DAYS: i64 = 5;
+
+/// How often a worker expires challenges and looks for members due a background aggregation.
+const HOUSEKEEPING_EVERY: Duration = Duration::seconds(5);
 
 /// How many consecutive DENIED outcomes make a member PREVENTED.
 const DENIALS_BEFORE_PREVENTED: usize = 3;
@@ -170,6 +177,15 @@ impl Service {
             crate::members::check_callback_payload(p)?;
         }
         let mut m = self.get_member(client, user, member).await?;
+        if job_type == JobType::History {
+            let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
+            if !entry.0.supports(ferry_domain::Product::TransactionHistory) {
+                return Err(Error::bad_request(format!(
+                    "institution `{}` does not support extended transaction history",
+                    entry.0.code
+                )));
+            }
+        }
         match self.start_job(&mut m, job_type, false, callback_payload).await? {
             JobStart::Started(_) => Ok(m),
             JobStart::AlreadyActive(_) => Ok(self.get_member(client, user, &MemberRef::Guid(m.guid.clone())).await?),
@@ -309,9 +325,41 @@ impl Service {
         m.updated_at = now;
     }
 
-    /// Claims and runs one job. False when there was nothing to do.
+    /// Queues background aggregations for members due one: last aggregated longer ago than
+    /// the configured interval, user enabled, background aggregation not disabled, no active
+    /// job, and not in a status that needs the end user. Returns how many were queued.
+    pub async fn schedule_background(&self) -> Result<usize> {
+        let now = self.now();
+        let due = self.db().members_due_for_background(now - self.inner.config.background_interval, 100).await?;
+        let mut queued = 0;
+        for guid in due {
+            let Some(mut m) = self.db().get_member_for_job(&guid).await? else { continue };
+            match self.start_job(&mut m, JobType::Aggregation, true, None).await {
+                Ok(JobStart::Started(_)) => queued += 1,
+                // Raced with an action or a status change: the next round looks again.
+                Ok(JobStart::AlreadyActive(_)) | Err(Error::Conflict { .. } | Error::BadRequest(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Claims and runs one job. False when there was nothing to do. Every few seconds it also
+    /// expires stale challenges and queues due background aggregations.
     pub async fn run_once(&self, worker: &str) -> Result<bool> {
-        self.expire_challenges().await?;
+        let now = self.now();
+        let housekeeping = {
+            let mut last = self.inner.housekeeping_at.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| now - t >= HOUSEKEEPING_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if housekeeping {
+            self.expire_challenges().await?;
+            self.schedule_background().await?;
+        }
         let now = self.now();
         let Some(job) = self.db().claim_job(worker, now, now + LEASE).await? else {
             return Ok(false);
@@ -518,10 +566,14 @@ impl Service {
             self.db().account_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
         member.has_processed_accounts = true;
         self.db().update_member_progress(member).await.map_err(store)?;
+        if job.job_type == JobType::Balance {
+            return Ok(()); // Balances only: no transactions.
+        }
 
         let known_txns: HashMap<String, TransactionGuid> =
             self.db().transaction_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
-        let (from, to) = (now.date() - Duration::days(HISTORY_DAYS), now.date() + Duration::days(FUTURE_DAYS));
+        let days_back = if job.job_type == JobType::History { EXTENDED_HISTORY_DAYS } else { HISTORY_DAYS };
+        let (from, to) = (now.date() - Duration::days(days_back), now.date() + Duration::days(FUTURE_DAYS));
         let mut created = 0i64;
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -578,6 +630,18 @@ impl Service {
             }
         }
         let changed = self.db().upsert_transactions(&rows).await.map_err(store)? as i64;
+        // Pending transactions the institution no longer reports (a voided authorization, say)
+        // go once they are two weeks old; posted ones are history and stay.
+        let stale: Vec<TransactionGuid> = self
+            .db()
+            .pending_transactions_before(&member.guid, now.date() - Duration::days(STALE_PENDING_DAYS))
+            .await
+            .map_err(store)?
+            .into_iter()
+            .filter(|(external_id, _)| !seen.contains(external_id))
+            .map(|(_, guid)| guid)
+            .collect();
+        self.db().delete_transactions(&stale).await.map_err(store)?;
         job.transactions_created = created;
         job.transactions_updated = (changed - created).max(0);
         member.has_processed_transactions = true;

@@ -41,6 +41,8 @@ struct Inner {
     config: Config,
     /// Wakes in-process workers when a job is queued.
     work: tokio::sync::Notify,
+    /// When this process last expired challenges and scheduled background aggregation.
+    housekeeping_at: std::sync::Mutex<Option<time::OffsetDateTime>>,
 }
 
 /// Tunables of the service.
@@ -48,11 +50,13 @@ struct Inner {
 pub struct Config {
     /// How long a challenge waits for answers before the member becomes EXPIRED.
     pub challenge_ttl: time::Duration,
+    /// How often each member is aggregated in the background.
+    pub background_interval: time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { challenge_ttl: time::Duration::minutes(10) }
+        Self { challenge_ttl: time::Duration::minutes(10), background_interval: time::Duration::hours(24) }
     }
 }
 
@@ -73,6 +77,7 @@ impl Service {
                 connectors: jobs::Connectors::default(),
                 config,
                 work: tokio::sync::Notify::new(),
+                housekeeping_at: std::sync::Mutex::new(None),
             }),
         }
     }

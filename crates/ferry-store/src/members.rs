@@ -511,3 +511,32 @@ impl Db {
         Ok(row.and_then(MemberRow::into_member))
     }
 }
+
+impl Db {
+    /// Members due a background aggregation: not aggregated since `before`, user enabled,
+    /// background aggregation on, credentials not in need of an update, no active job, and not
+    /// in a status that waits for the end user (or will never change).
+    pub async fn members_due_for_background(
+        &self,
+        before: time::OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<MemberGuid>> {
+        let rows: Vec<(String,)> = on_writer!(self, |conn| sqlx::query_as(
+            "SELECT m.guid FROM members m JOIN users u ON u.guid = m.user_guid
+             WHERE u.is_disabled = FALSE
+               AND m.background_aggregation_is_disabled = FALSE
+               AND m.needs_updated_credentials = FALSE
+               AND m.connection_status NOT IN ('DENIED', 'CHALLENGED', 'REJECTED', 'LOCKED', 'IMPEDED',
+                   'PREVENTED', 'EXPIRED', 'IMPAIRED', 'PENDING', 'CLOSED', 'DISCONTINUED', 'DISABLED')
+               AND COALESCE(m.aggregated_at, m.created_at) < $1
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.member_guid = m.guid
+                               AND j.status IN ('QUEUED', 'RUNNING', 'CHALLENGED'))
+             ORDER BY COALESCE(m.aggregated_at, m.created_at) LIMIT $2"
+        )
+        .bind(to_micros(before))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await)?;
+        Ok(rows.into_iter().filter_map(|(g,)| MemberGuid::parse(&g).ok()).collect())
+    }
+}

@@ -224,6 +224,38 @@ impl Db {
         Ok(changed)
     }
 
+    /// A member's pending transactions dated before `before`, as (external id, guid).
+    pub async fn pending_transactions_before(
+        &self,
+        member: &MemberGuid,
+        before: Date,
+    ) -> Result<Vec<(String, TransactionGuid)>> {
+        let rows: Vec<(String, String)> = on_writer!(self, |conn| sqlx::query_as(
+            "SELECT external_id, guid FROM transactions WHERE member_guid = $1 AND status = 'PENDING' AND date < $2"
+        )
+        .bind(member.as_str())
+        .bind(before.to_string())
+        .fetch_all(&mut *conn)
+        .await)?;
+        Ok(rows.into_iter().filter_map(|(e, g)| Some((e, TransactionGuid::parse(&g).ok()?))).collect())
+    }
+
+    pub async fn delete_transactions(&self, guids: &[TransactionGuid]) -> Result<u64> {
+        let mut deleted = 0;
+        for chunk in guids.chunks(500) {
+            deleted += on_writer!(self, |conn| {
+                let mut qb = QueryBuilder::new("DELETE FROM transactions WHERE guid IN (");
+                let mut sep = qb.separated(", ");
+                for g in chunk {
+                    sep.push_bind(g.as_str().to_owned());
+                }
+                qb.push(")");
+                qb.build().execute(&mut *conn).await?.rows_affected()
+            });
+        }
+        Ok(deleted)
+    }
+
     /// Transactions dated within `from..=to`, newest first.
     pub async fn list_transactions(
         &self,

@@ -60,6 +60,9 @@ struct WorkerArgs {
     /// Seconds an MFA challenge waits for answers before the member becomes EXPIRED.
     #[arg(long, env = "FERRY_CHALLENGE_TTL_SECS", default_value_t = 600)]
     challenge_ttl_secs: i64,
+    /// Seconds between background aggregations of each member (at least 60).
+    #[arg(long, env = "FERRY_BACKGROUND_INTERVAL_SECS", default_value_t = 86_400)]
+    background_interval_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -137,7 +140,10 @@ fn redact(url: &str) -> String {
 
 fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> {
     let keyring = keyring_for(database_url)?;
-    let config = ferry_core::Config { challenge_ttl: time::Duration::seconds(workers.challenge_ttl_secs.max(1)) };
+    let config = ferry_core::Config {
+        challenge_ttl: time::Duration::seconds(workers.challenge_ttl_secs.max(1)),
+        background_interval: time::Duration::seconds(workers.background_interval_secs.max(60)),
+    };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }
 

@@ -268,6 +268,8 @@ pub async fn action(
 ) -> Result<Response, ApiError> {
     let job_type = match action.as_str() {
         "aggregate" => JobType::Aggregation,
+        "check_balance" => JobType::Balance,
+        "extend_history" => JobType::History,
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -22,7 +22,8 @@ async fn status(app: &TestApp, user: &str, member: &str) -> Value {
 }
 
 async fn all_transactions(app: &TestApp, path: &str) -> Vec<Value> {
-    let r = app.get(&format!("{path}?records_per_page=1000")).await;
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let r = app.get(&format!("{path}{sep}records_per_page=1000")).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     r.body["transactions"].as_array().unwrap().clone()
 }
@@ -337,6 +338,104 @@ async fn transaction_windows_and_isolation() {
         assert_eq!(app.delete(&format!("/users/{user}/members/{member}")).await.status, StatusCode::NO_CONTENT);
         assert_eq!(app.get(&path).await.body["transactions"], json!([]));
         assert_eq!(app.get(&format!("/users/{user}/accounts")).await.body["accounts"], json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn background_aggregation_every_24_hours_for_members_that_may() {
+    each_backend(|app| async move {
+        let (user, connected) = member_with(&app, "password").await;
+        let denied = app.member(&user, "UNAUTHORIZED", json!({})).await.body["member"]["guid"].as_str().unwrap().to_owned();
+        let opted_out = app.member(&user, "other", json!({ "background_aggregation_is_disabled": true })).await;
+        let opted_out = opted_out.body["member"]["guid"].as_str().unwrap().to_owned();
+        let (disabled_user, of_disabled) = member_with(&app, "password").await;
+        app.work().await;
+        app.put(&format!("/users/{disabled_user}"), json!({ "user": { "is_disabled": true } })).await;
+        let before = |m: &str, u: &str| {
+            let (app, m, u) = (&app, m.to_owned(), u.to_owned());
+            async move { app.get_v2025(&format!("/users/{u}/members/{m}")).await.body["member"]["aggregated_at"].clone() }
+        };
+        let (a, b, c, d) = (before(&connected, &user).await, before(&denied, &user).await, before(&opted_out, &user).await, before(&of_disabled, &disabled_user).await);
+
+        app.clock.advance(time::Duration::hours(23));
+        assert_eq!(app.work().await, 0, "not yet due");
+        app.clock.advance(time::Duration::hours(2));
+        assert_eq!(app.work().await, 1, "only the connected member of the enabled user");
+        assert_ne!(before(&connected, &user).await, a);
+        assert_eq!(before(&denied, &user).await, b);
+        assert_eq!(before(&opted_out, &user).await, c);
+        assert_eq!(before(&of_disabled, &disabled_user).await, d);
+        assert_eq!(status(&app, &user, &connected).await["connection_status"], "CONNECTED");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn balance_history_and_stale_pending_transactions() {
+    each_backend(|app| async move {
+        let (user, member) = member_with(&app, "password").await;
+        app.work().await;
+        let path = format!("/users/{user}/members/{member}");
+        let before = all_transactions(&app, &format!("/users/{user}/transactions?from_date=2020-01-01")).await.len();
+
+        let r = app.post(&format!("{path}/check_balance"), json!({})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+        // A different job type while one is queued: 409.
+        assert_eq!(app.post(&format!("{path}/aggregate"), json!({})).await.status, StatusCode::CONFLICT);
+        app.work().await;
+        assert_eq!(status(&app, &user, &member).await["connection_status"], "CONNECTED");
+
+        assert_eq!(app.post(&format!("{path}/extend_history"), json!({})).await.status, StatusCode::ACCEPTED);
+        app.work().await;
+        let after = all_transactions(&app, &format!("/users/{user}/transactions?from_date=2020-01-01")).await;
+        assert!(after.len() > before * 5, "24 months instead of 90 days: {before} → {}", after.len());
+        assert!(after.iter().any(|t| t["date"].as_str().unwrap() < "2024-02-01"));
+
+        // A pending transaction the bank stopped reporting goes once it is two weeks old.
+        let account =
+            app.get(&format!("/users/{user}/accounts")).await.body["accounts"][0]["guid"].as_str().unwrap().to_owned();
+        let ghost = ferry_domain::Transaction {
+            guid: ferry_domain::TransactionGuid::parse("TRN-ghost-1").unwrap(),
+            client_id: app.client.id.clone(),
+            user_guid: ferry_domain::UserGuid::parse(&user).unwrap(),
+            user_id: None,
+            member_guid: ferry_domain::MemberGuid::parse(&member).unwrap(),
+            account_guid: ferry_domain::AccountGuid::parse(&account).unwrap(),
+            account_id: None,
+            external_id: "voided-authorization".into(),
+            id: None,
+            amount: "12.34".parse().unwrap(),
+            is_debit: true,
+            is_pending: true,
+            date: time::macros::date!(2025 - 12 - 01),
+            transacted_at: None,
+            posted_at: None,
+            description: Some("Hotel hold".into()),
+            original_description: None,
+            category: None,
+            top_level_category: None,
+            memo: None,
+            check_number_string: None,
+            merchant_category_code: None,
+            is_bill_pay: false,
+            is_direct_deposit: false,
+            is_fee: false,
+            is_payroll: false,
+            is_subscription: false,
+            is_manual: false,
+            currency_code: "USD".into(),
+            metadata: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        app.service.db().upsert_transactions(&[ghost]).await.unwrap();
+        assert_eq!(app.get(&format!("/users/{user}/transactions/TRN-ghost-1")).await.status, StatusCode::OK);
+        app.post(&format!("{path}/aggregate"), json!({})).await;
+        app.work().await;
+        assert_eq!(app.get(&format!("/users/{user}/transactions/TRN-ghost-1")).await.status, StatusCode::NOT_FOUND);
+        let kept = all_transactions(&app, &format!("/users/{user}/transactions?from_date=2020-01-01")).await;
+        assert_eq!(kept.len(), after.len(), "posted history stays");
     })
     .await;
 }
