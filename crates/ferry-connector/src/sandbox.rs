@@ -420,6 +420,24 @@ fn events_on(member_key: &str, account: &SandboxAccount, day: Date) -> Vec<Event
             if day.weekday() == Weekday::Saturday {
                 out.push(Event::new("atm", day, 6_000, true, "ATM Withdrawal", "Cash & ATM", "Cash"));
             }
+            // Debit-card lunches on weekdays, and a Venmo payment on Sundays.
+            if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                let mut e =
+                    Event::new("lunch", day, varied(900, 1_600, 7), true, "Sweetgreen", "Restaurants", "Food & Dining");
+                e.mcc = Some(5812);
+                out.push(e);
+            }
+            if day.weekday() == Weekday::Sunday {
+                out.push(Event::new(
+                    "venmo",
+                    day,
+                    varied(1_500, 6_000, 8),
+                    true,
+                    "Venmo Payment",
+                    "Transfer",
+                    "Transfer",
+                ));
+            }
             if is_last_day_of_month(day) {
                 let mut e =
                     Event::new("fee", day, 1_200, true, "Monthly Maintenance Fee", "Service Fee", "Fees & Charges");
@@ -452,15 +470,22 @@ fn events_on(member_key: &str, account: &SandboxAccount, day: Date) -> Vec<Event
             }
         }
         "CREDIT_CARD" => {
-            if julian % 3 == 0 {
-                const PLACES: [(&str, &str, &str, i64); 4] = [
-                    ("Blue Bottle Coffee", "Coffee Shops", "Food & Dining", 5814),
-                    ("Chevron", "Gas & Fuel", "Auto & Transport", 5541),
-                    ("Amazon", "Shopping", "Shopping", 5942),
-                    ("Olive Garden", "Restaurants", "Food & Dining", 5812),
-                ];
-                let (desc, cat, top, mcc) = PLACES[(day_seed % 4) as usize];
-                let mut e = Event::new("purchase", day, varied(500, 9_000, 4), true, desc, cat, top);
+            // Everyday spending: one or two card purchases a day.
+            const PLACES: [(&str, &str, &str, i64); 8] = [
+                ("Blue Bottle Coffee", "Coffee Shops", "Food & Dining", 5814),
+                ("Chevron", "Gas & Fuel", "Auto & Transport", 5541),
+                ("Amazon", "Shopping", "Shopping", 5942),
+                ("Olive Garden", "Restaurants", "Food & Dining", 5812),
+                ("Target", "Shopping", "Shopping", 5310),
+                ("Uber", "Ride Share", "Auto & Transport", 4121),
+                ("Chipotle", "Fast Food", "Food & Dining", 5814),
+                ("CVS Pharmacy", "Pharmacy", "Health & Fitness", 5912),
+            ];
+            const KEYS: [&str; 2] = ["purchase", "purchase-2"];
+            let count = 1 + (day_seed >> 8) % 2;
+            for (n, key) in KEYS.iter().enumerate().take(count as usize) {
+                let (desc, cat, top, mcc) = PLACES[((day_seed >> (16 + 4 * n)) % 8) as usize];
+                let mut e = Event::new(key, day, varied(500, 9_000, 4 + n as u64), true, desc, cat, top);
                 e.mcc = Some(mcc);
                 out.push(e);
             }

@@ -565,7 +565,6 @@ impl Service {
         let guids: HashMap<String, AccountGuid> =
             self.db().account_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
         member.has_processed_accounts = true;
-        self.db().update_member_progress(member).await.map_err(store)?;
         if job.job_type == JobType::Balance {
             return Ok(()); // Balances only: no transactions.
         }
@@ -577,6 +576,7 @@ impl Service {
         let mut created = 0i64;
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut renewed = now;
         for a in &accounts {
             let Some(account_guid) = guids.get(&a.id) else { continue };
             for t in connector.transactions(session, &a.id, from, to).await? {
@@ -625,8 +625,12 @@ impl Service {
                     updated_at: now,
                 });
             }
-            if !self.db().renew_lease(&job.guid, worker, self.now() + LEASE).await.map_err(store)? {
-                return Err(ConnectorError::Other("the job's lease was lost".into()));
+            // Renew the lease once a third of it has gone, not per account.
+            if self.now() - renewed > LEASE / 3 {
+                renewed = self.now();
+                if !self.db().renew_lease(&job.guid, worker, renewed + LEASE).await.map_err(store)? {
+                    return Err(ConnectorError::Other("the job's lease was lost".into()));
+                }
             }
         }
         let changed = self.db().upsert_transactions(&rows).await.map_err(store)? as i64;

@@ -213,11 +213,11 @@ impl Db {
                         OR transactions.description IS DISTINCT FROM excluded.description
                         OR transactions.original_description IS DISTINCT FROM excluded.original_description
                         OR transactions.category IS DISTINCT FROM excluded.category
-                        OR transactions.memo IS DISTINCT FROM excluded.memo
-                     RETURNING guid",
+                        OR transactions.memo IS DISTINCT FROM excluded.memo",
                 );
-                let rows: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-                rows.len() as u64
+                // Both backends count inserted and updated rows here (skipped ones are not);
+                // no RETURNING, which would stream a row back per transaction.
+                qb.build().execute(&mut *conn).await?.rows_affected()
             });
             changed += n;
         }

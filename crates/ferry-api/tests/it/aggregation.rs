@@ -23,9 +23,17 @@ async fn status(app: &TestApp, user: &str, member: &str) -> Value {
 
 async fn all_transactions(app: &TestApp, path: &str) -> Vec<Value> {
     let sep = if path.contains('?') { '&' } else { '?' };
-    let r = app.get(&format!("{path}{sep}records_per_page=1000")).await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    r.body["transactions"].as_array().unwrap().clone()
+    let mut out = Vec::new();
+    for page in 1.. {
+        let r = app.get(&format!("{path}{sep}records_per_page=1000&page={page}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let items = r.body["transactions"].as_array().unwrap();
+        out.extend(items.iter().cloned());
+        if page >= r.body["pagination"]["total_pages"].as_i64().unwrap() {
+            break;
+        }
+    }
+    out
 }
 
 #[tokio::test]
