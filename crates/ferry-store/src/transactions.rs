@@ -117,17 +117,20 @@ macro_rules! select_transactions {
     };
 }
 
+/// The WHERE clause of a listing. Only the scope's own column is tested, so the date-range
+/// count runs on the index alone: the caller resolved the user, member or account through a
+/// client-scoped read, and each belongs to exactly one client.
 macro_rules! push_scope {
-    ($qb:expr, $client:expr, $user:expr, $scope:expr, $from:expr, $to:expr) => {{
-        $qb.push(" WHERE t.user_guid = ").push_bind($user.as_str().to_owned());
-        $qb.push(" AND t.client_id = ").push_bind($client.as_str().to_owned());
+    ($qb:expr, $user:expr, $scope:expr, $from:expr, $to:expr) => {{
         match $scope {
-            TransactionScope::User => {}
+            TransactionScope::User => {
+                $qb.push(" WHERE t.user_guid = ").push_bind($user.as_str().to_owned());
+            }
             TransactionScope::Member(m) => {
-                $qb.push(" AND t.member_guid = ").push_bind(m.as_str().to_owned());
+                $qb.push(" WHERE t.member_guid = ").push_bind(m.as_str().to_owned());
             }
             TransactionScope::Account(a) => {
-                $qb.push(" AND t.account_guid = ").push_bind(a.as_str().to_owned());
+                $qb.push(" WHERE t.account_guid = ").push_bind(a.as_str().to_owned());
             }
         }
         $qb.push(" AND t.date >= ").push_bind($from.to_string());
@@ -256,10 +259,11 @@ impl Db {
         Ok(deleted)
     }
 
-    /// Transactions dated within `from..=to`, newest first.
+    /// Transactions dated within `from..=to`, newest first. `user` and the scope's member or
+    /// account must come from reads scoped to `client`.
     pub async fn list_transactions(
         &self,
-        client: &ClientId,
+        _client: &ClientId,
         user: &UserGuid,
         scope: &TransactionScope,
         from: Date,
@@ -268,11 +272,11 @@ impl Db {
     ) -> Result<Page<Transaction>> {
         let (total, rows): (i64, Vec<TransactionRow>) = on_reader!(self, |conn| {
             let mut count = QueryBuilder::new("SELECT COUNT(*) FROM transactions t");
-            push_scope!(count, client, user, scope, from, to);
+            push_scope!(count, user, scope, from, to);
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(select_transactions!());
-            push_scope!(select, client, user, scope, from, to);
-            select.push(" ORDER BY t.date DESC, t.guid LIMIT ").push_bind(page.limit());
+            push_scope!(select, user, scope, from, to);
+            select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
