@@ -23,8 +23,12 @@ macro_rules! migration {
     };
 }
 
-pub const MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_init"), migration!(2, "0002_sandbox_institutions"), migration!(3, "0003_aggregation")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_init"),
+    migration!(2, "0002_sandbox_institutions"),
+    migration!(3, "0003_aggregation"),
+    migration!(4, "0004_narrow_transaction_indexes"),
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
