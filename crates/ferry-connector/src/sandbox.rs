@@ -125,6 +125,11 @@ impl Connector for Sandbox {
             return Ok(LoginOutcome::Failed(f));
         }
         Ok(match password {
+            // Takes its time, so tests can stop a worker in the middle of a job.
+            "slow" => {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                Self::connected(request)
+            }
             "challenge" => Self::text_challenge(1),
             "options" => Self::options_challenge(),
             "image" => Self::image_challenge(),

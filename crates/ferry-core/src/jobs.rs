@@ -19,9 +19,6 @@ use crate::institutions::InstitutionRef;
 use crate::members::MemberRef;
 use crate::{Error, Result, Service, UserRef};
 
-/// How long a claimed job belongs to its worker before another may take it over.
-pub const LEASE: Duration = Duration::seconds(60);
-
 /// How far back an aggregation reads transactions, and how far ahead (post-dated ones).
 const HISTORY_DAYS: i64 = 90;
 /// How far back `extend_history` reads: 24 months.
@@ -361,7 +358,7 @@ impl Service {
             self.schedule_background().await?;
         }
         let now = self.now();
-        let Some(job) = self.db().claim_job(worker, now, now + LEASE).await? else {
+        let Some(job) = self.db().claim_job(worker, now, now + self.inner.config.lease).await? else {
             return Ok(false);
         };
         if let Err(e) = self.run_job(job.clone(), worker).await {
@@ -626,9 +623,10 @@ impl Service {
                 });
             }
             // Renew the lease once a third of it has gone, not per account.
-            if self.now() - renewed > LEASE / 3 {
+            let lease = self.inner.config.lease;
+            if self.now() - renewed > lease / 3 {
                 renewed = self.now();
-                if !self.db().renew_lease(&job.guid, worker, renewed + LEASE).await.map_err(store)? {
+                if !self.db().renew_lease(&job.guid, worker, renewed + lease).await.map_err(store)? {
                     return Err(ConnectorError::Other("the job's lease was lost".into()));
                 }
             }

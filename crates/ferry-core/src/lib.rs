@@ -19,7 +19,7 @@ pub use data::TransactionsOf;
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;
-pub use jobs::{Connectors, JobStart, LEASE};
+pub use jobs::{Connectors, JobStart};
 pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
@@ -52,11 +52,18 @@ pub struct Config {
     pub challenge_ttl: time::Duration,
     /// How often each member is aggregated in the background.
     pub background_interval: time::Duration,
+    /// How long a claimed job belongs to its worker before another may take it over (a worker
+    /// that died mid-job is noticed after this long).
+    pub lease: time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { challenge_ttl: time::Duration::minutes(10), background_interval: time::Duration::hours(24) }
+        Self {
+            challenge_ttl: time::Duration::minutes(10),
+            background_interval: time::Duration::hours(24),
+            lease: time::Duration::seconds(60),
+        }
     }
 }
 

@@ -63,6 +63,9 @@ struct WorkerArgs {
     /// Seconds between background aggregations of each member (at least 60).
     #[arg(long, env = "FERRY_BACKGROUND_INTERVAL_SECS", default_value_t = 86_400)]
     background_interval_secs: i64,
+    /// Seconds a worker holds a job before another may take it over (renewed while it runs).
+    #[arg(long, env = "FERRY_JOB_LEASE_SECS", default_value_t = 60)]
+    job_lease_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +146,7 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
     let config = ferry_core::Config {
         challenge_ttl: time::Duration::seconds(workers.challenge_ttl_secs.max(1)),
         background_interval: time::Duration::seconds(workers.background_interval_secs.max(60)),
+        lease: time::Duration::seconds(workers.job_lease_secs.max(1)),
     };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }

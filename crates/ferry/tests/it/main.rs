@@ -37,8 +37,14 @@ struct Server {
 
 impl Server {
     fn start(db_url: &str, log_path: &Path) -> Server {
+        Self::start_with(db_url, log_path, &[])
+    }
+
+    fn start_with(db_url: &str, log_path: &Path, env: &[(&str, &str)]) -> Server {
         let log = std::fs::File::create(log_path).unwrap();
-        let mut child = ferry(db_url)
+        let mut command = ferry(db_url);
+        command.envs(env.iter().copied());
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("FERRY_LOG", "trace")
             .stdout(Stdio::piped())
@@ -174,4 +180,63 @@ fn bad_database_urls_fail_clearly() {
     let out = ferry("mysql://x").arg("migrate").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
+
+/// Polls the member's status until `done` says so, for at most `secs` seconds.
+fn wait_for(server: &Server, auth: &str, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, body) = server.request("GET", path, auth, None);
+        assert_eq!(status, 200, "{body}");
+        if done(&body["member"]) {
+            return body["member"].clone();
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_job_survives_kill_9_of_its_worker() {
+    let dir = temp_dir();
+    let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
+    let env = [("FERRY_JOB_LEASE_SECS", "2"), ("FERRY_WORKERS", "1")];
+    let server = Server::start_with(&db_url, &dir.join("first.log"), &env);
+    let created = ferry(&db_url).args(["clients", "create", "crash", "--json"]).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+    let user = body["user"]["guid"].as_str().unwrap().to_owned();
+    let member_body = json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "slow" } ] } });
+    let (status, body) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&member_body));
+    assert_eq!(status, 202, "{body}");
+    let member = body["member"]["guid"].as_str().unwrap().to_owned();
+    let status_path = format!("/users/{user}/members/{member}/status");
+    // The worker has claimed the job (the sandbox's `slow` login takes 3 s) ...
+    wait_for(&server, &auth, &status_path, 10, |m| m["aggregated_at"].is_string());
+    // ... and dies with it.
+    drop(server);
+
+    let server = Server::start_with(&db_url, &dir.join("second.log"), &env);
+    let m = wait_for(&server, &auth, &status_path, 30, |m| {
+        m["connection_status"] == "CONNECTED" && m["is_being_aggregated"] == false
+    });
+    assert_eq!(m["has_processed_transactions"], true);
+    let count = |server: &Server| {
+        let (_, body) = server.request("GET", &format!("/users/{user}/transactions?records_per_page=10"), &auth, None);
+        body["pagination"]["total_entries"].as_i64().unwrap()
+    };
+    let first = count(&server);
+    assert!(first > 100, "{first}");
+    // Running the job again changes nothing.
+    let (status, _) =
+        server.request("POST", &format!("/users/{user}/members/{member}/aggregate"), &auth, Some(&json!({})));
+    assert_eq!(status, 202);
+    std::thread::sleep(Duration::from_millis(200));
+    wait_for(&server, &auth, &status_path, 30, |m| m["is_being_aggregated"] == false);
+    assert_eq!(count(&server), first);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
