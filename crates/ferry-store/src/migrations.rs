@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_sandbox_institutions"),
     migration!(3, "0003_aggregation"),
     migration!(4, "0004_narrow_transaction_indexes"),
+    migration!(5, "0005_transaction_day_counts"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

@@ -271,7 +271,9 @@ impl Db {
         page: PageRequest,
     ) -> Result<Page<Transaction>> {
         let (total, rows): (i64, Vec<TransactionRow>) = on_reader!(self, |conn| {
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM transactions t");
+            // The total comes from the per-day counts the triggers keep.
+            let mut count =
+                QueryBuilder::new("SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
             push_scope!(count, user, scope, from, to);
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(select_transactions!());
