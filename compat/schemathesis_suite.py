@@ -8,12 +8,15 @@ FERRY_COMPAT_ST_WORKERS (default 1), FERRY_COMPAT_ST_REPORT_DIR (JUnit report go
 Extra command-line arguments are passed on to `st run`.
 
 Paths like /users/{user_guid}/members/{member_guid} only get past 404 with real guids, so this
-script first creates a user with a member (plus a spare user and member for the delete
-operations) through plain HTTP, then
+script first creates, through plain HTTP, a user whose member is aggregated against the sandbox bank
+(password `password`, waited on until CONNECTED, so it has 6 accounts and ~90 days of
+transactions), a member of that user left CHALLENGED (password `challenge`) for resumeAggregation,
+and a spare user and member for the delete operations; then
   * writes a copy of the spec whose path-parameter `example`s are those guids (the examples and
     coverage phases draw on examples), deleteUser/deleteMember getting the spare ones;
-  * writes a schemathesis.toml binding the path parameters to fuzz dictionaries holding the same
-    guids (the fuzzing phase uses them for 90% of values, the rest stay random);
+  * writes a schemathesis.toml binding the path parameters (user, member, account, transaction,
+    institution) to fuzz dictionaries holding the same guids (the fuzzing phase uses them for 90% of
+    values, the rest stay random), and the resume body's challenge guids to the real ones;
 and runs `st run`; the stateful phase follows the links Schemathesis infers (createUser -> readUser...).
 Only 5xx responses and schema violations of *declared* responses fail; undeclared statuses such as
 400/404/409 with {"error": {...}} bodies are not checked.
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -39,6 +43,9 @@ OPERATIONS = [
     "listInstitutions", "listFavoriteInstitutions", "readInstitution", "listInstitutionCredentials",
     "createMember", "readMember", "updateMember", "deleteMember", "listMembers",
     "readMemberStatus", "listMemberCredentials", "listMemberChallenges",
+    "aggregateMember", "resumeAggregation",
+    "listUserAccounts", "listMemberAccounts", "readAccount",
+    "listTransactions", "listTransactionsByMember", "listTransactionsByAccount", "readTransaction",
 ]
 CHECKS = "not_a_server_error,response_schema_conformance"
 LOGIN_CRD = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1"
@@ -58,31 +65,68 @@ def call(method, path, body=None):
         return json.loads(resp.read() or b"null")
 
 
+def wait_for(user_guid, member_guid, expect, timeout=30.0):
+    """Polls the member's status until its job is over; it must have ended in `expect`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = call("GET", f"/users/{user_guid}/members/{member_guid}/status")["member"]
+        done = not status["is_being_aggregated"] and status["connection_status"] not in ("CREATED", "RESUMED")
+        if done and status["connection_status"] == expect:
+            return status
+        if done or time.monotonic() > deadline:
+            raise RuntimeError(f"member {member_guid} is {status['connection_status']} "
+                               f"(is_being_aggregated={status['is_being_aggregated']}), expected {expect}")
+        time.sleep(0.2)
+
+
 def seed():
     run = uuid.uuid4().hex[:10]
 
     def user(tag):
         return call("POST", "/users", {"user": {"id": f"st-{tag}-{run}", "metadata": "schemathesis"}})["user"]["guid"]
 
-    def member(user_guid, password):
-        body = {"member": {"institution_code": "mxbank", "skip_aggregation": True, "credentials": [
+    def member(user_guid, password, skip_aggregation=True):
+        body = {"member": {"institution_code": "mxbank", "skip_aggregation": skip_aggregation, "credentials": [
             {"guid": LOGIN_CRD, "value": "mxuser"}, {"guid": PASSWORD_CRD, "value": password}]}}
         return call("POST", f"/users/{user_guid}/members", body)["member"]["guid"]
 
     main_user, doomed_user = user("main"), user("doomed")
-    return dict(user=main_user, member=member(main_user, f"st-{run}"),
+    main_member = member(main_user, "password", skip_aggregation=False)
+    challenged = member(main_user, "challenge", skip_aggregation=False)
+    wait_for(main_user, main_member, "CONNECTED")
+    status = wait_for(main_user, challenged, "CHALLENGED")
+    accounts = call("GET", f"/users/{main_user}/members/{main_member}/accounts?records_per_page=100")["accounts"]
+    txs = call("GET", f"/users/{main_user}/transactions?records_per_page=1000")["transactions"]
+    if not accounts or not txs:
+        raise RuntimeError(f"the aggregated member has {len(accounts)} accounts and {len(txs)} transactions")
+    # A few transactions spread over the list (newest first: PENDING ones, then POSTED).
+    picks = sorted({0, len(txs) // 3, 2 * len(txs) // 3, len(txs) - 1})
+    return dict(user=main_user, member=main_member,
+                accounts=[a["guid"] for a in accounts],
+                transactions=[txs[i]["guid"] for i in picks],
+                challenged_member=challenged,
+                # text:1's guid, plus the follow-up question's (answering `challenge` leads there).
+                challenges=sorted({c["guid"] for c in status["challenges"]} | {"CRD-1b2a7f6e-0000-4000-8000-000000000002"}),
                 doomed_user=doomed_user, doomed_member=member(main_user, f"st-doomed-{run}"))
 
 
 def patched_spec(ids, dest):
-    """Copy of SPEC with the guids as path-parameter examples; deletes get the spare objects."""
+    """Copy of SPEC with the guids as path-parameter examples; deletes get the spare objects and
+    resumeAggregation the CHALLENGED member, with a right answer as its body's example."""
     spec = yaml.safe_load(SPEC.read_text())
     params = spec["components"]["parameters"]
     params["userGuid"]["example"] = ids["user"]
     params["memberGuid"]["example"] = ids["member"]
-    doomed = {"deleteUser": ("userGuid", ids["doomed_user"]), "deleteMember": ("memberGuid", ids["doomed_member"])}
+    params["accountGuid"]["example"] = ids["accounts"][0]
+    params["transactionGuid"]["example"] = ids["transactions"][0]
+    doomed = {"deleteUser": ("userGuid", ids["doomed_user"]), "deleteMember": ("memberGuid", ids["doomed_member"]),
+              "resumeAggregation": ("memberGuid", ids["challenged_member"])}
     for item in spec["paths"].values():
         for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == "resumeAggregation":
+                # The examples phase sends this first: a right answer, so one resume gets its 202.
+                op["requestBody"]["content"]["application/json"]["example"] = {
+                    "member": {"challenges": [{"guid": ids["challenges"][0], "value": "correct"}]}}
             if isinstance(op, dict) and op.get("operationId") in doomed:
                 name, guid = doomed[op["operationId"]]
                 op["parameters"] = [dict(params[name], example=guid)
@@ -110,6 +154,12 @@ values = {toml_list([ids["member"]])}
 values = ["mxbank", "mx_bank_oauth"]
 [dictionaries.credentials]
 values = {toml_list([LOGIN_CRD, PASSWORD_CRD])}
+[dictionaries.accounts]
+values = {toml_list(ids["accounts"])}
+[dictionaries.transactions]
+values = {toml_list(ids["transactions"])}
+[dictionaries.challenges]
+values = {toml_list(ids["challenges"])}
 
 [parameters]
 "path.user_guid" = {{ dictionary = "users", probability = 0.9 }}
@@ -117,6 +167,9 @@ values = {toml_list([LOGIN_CRD, PASSWORD_CRD])}
 "path.institution_code" = {{ dictionary = "institutions", probability = 0.9 }}
 "body.member.institution_code" = {{ dictionary = "institutions", probability = 0.7 }}
 "body.member.credentials[*].guid" = {{ dictionary = "credentials", probability = 0.7 }}
+"path.account_guid" = {{ dictionary = "accounts", probability = 0.9 }}
+"path.transaction_guid" = {{ dictionary = "transactions", probability = 0.9 }}
+"body.member.challenges[*].guid" = {{ dictionary = "challenges", probability = 0.7 }}
 
 # Deletes always get objects of their own (a plain value is forced in every phase; the examples
 # phase would otherwise also try the main user's guid), so the rest of the run keeps its user and member.
@@ -137,6 +190,12 @@ parameters = {{ "path.user_guid" = {json.dumps(ids["user"])} }}
 include-operation-id = "updateMember"
 parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["member"])} }}
 
+# Answers go to the member left CHALLENGED (the first one that fits ends its challenge: REJECTED,
+# CONNECTED or a follow-up question; later ones are 400s), never to the aggregated member.
+[[operations]]
+include-operation-id = "resumeAggregation"
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["challenged_member"])} }}
+
 [phases.stateful]
 max-steps = 20
 """
@@ -149,6 +208,8 @@ def main():
         ids = seed()
     except urllib.error.HTTPError as e:
         sys.exit(f"creating the seed user/members failed: HTTP {e.code} {e.read().decode(errors='replace')}")
+    except RuntimeError as e:
+        sys.exit(f"aggregating the seed member failed: {e}")
     print(f"schemathesis seed objects: {json.dumps(ids)}", flush=True)
     print(f"spec: {SPEC} (path-parameter examples replaced by the objects above)", flush=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="ferry-st-"))

@@ -3,7 +3,11 @@
 // Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional MX_NODE_MODULES = a node_modules
 // directory holding mx-platform-node (run.sh installs it outside the repo), otherwise the
 // package is resolved from compat/node/node_modules (`npm ci` in compat/node).
-// Prints one line per step and exits non-zero on the first failure (after cleaning up).
+// Two scenarios, each with users of its own: the basic user/institution/member one, and an
+// aggregation one against the sandbox bank (poll to CONNECTED, accounts, every page of
+// transactions, re-aggregation posting the PENDING ones, a TEXT challenge answered via resume).
+// Prints one line per step; a scenario stops at its first failure, the next one still runs;
+// exits non-zero if any failed.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -12,7 +16,7 @@ import path from 'node:path';
 const require = createRequire(
   process.env.MX_NODE_MODULES ? path.join(path.resolve(process.env.MX_NODE_MODULES), '..', 'index.js') : import.meta.url,
 );
-const { Configuration, UsersApi, MembersApi, InstitutionsApi } = require('mx-platform-node');
+const { Configuration, UsersApi, MembersApi, InstitutionsApi, AccountsApi, TransactionsApi } = require('mx-platform-node');
 
 const ACCEPT = 'application/vnd.mx.api.v1+json';
 const MXBANK = 'mxbank';
@@ -31,6 +35,8 @@ const config = (password = API_KEY, headers = { Accept: ACCEPT }) =>
 const users = new UsersApi(config());
 const members = new MembersApi(config());
 const institutions = new InstitutionsApi(config());
+const accounts = new AccountsApi(config());
+const transactions = new TransactionsApi(config());
 
 const RUN = randomUUID().replaceAll('-', '').slice(0, 12);
 const createdUsers = new Set();
@@ -245,14 +251,170 @@ async function scenario() {
   await step('read deleted user -> 404', () => expectError(users.readUser(user), 404));
 }
 
+// --- aggregation against the sandbox bank ----------------------------------------------
+
+const POLL_INTERVAL_MS = 200;
+const POLL_TIMEOUT_MS = 30_000;
+const PER_PAGE = 50;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function newUser(tag) {
+  const res = await users.createUser({ user: { id: `node-${tag}-${RUN}` } });
+  assert.equal(res.status, 200, 'HTTP status');
+  createdUsers.add(res.data.user.guid);
+  return res.data.user.guid;
+}
+
+async function createAggregatingMember(user, password) {
+  const res = await members.createMember(user, memberBody(password, false));
+  assert.equal(res.status, 202, 'HTTP status');
+  assertMember(res.data.member, user);
+  assert.equal(res.data.member.is_being_aggregated, true, '202 body is_being_aggregated');
+  return res.data.member.guid;
+}
+
+// Polls readMemberStatus until the job is over (not is_being_aggregated, status not
+// CREATED/RESUMED); the status must then be `expect`. With newerThan, an unchanged
+// successfully_aggregated_at is the previous job's state: keep polling.
+async function waitForMember(member, user, expect, newerThan) {
+  const start = Date.now();
+  for (let polls = 1; ; polls++) {
+    const s = (await members.readMemberStatus(member, user)).data.member;
+    assert.equal(s.guid, member, 'status guid');
+    if (!s.is_being_aggregated && !['CREATED', 'RESUMED'].includes(s.connection_status)) {
+      assert.equal(s.connection_status, expect, `job ended ${s.connection_status} after ${polls} polls`);
+      if (newerThan === undefined || (s.successfully_aggregated_at ?? '') > newerThan) return s;
+    }
+    if (Date.now() - start > POLL_TIMEOUT_MS) {
+      assert.fail(`still ${s.connection_status} (is_being_aggregated=${s.is_being_aggregated}) after ${POLL_TIMEOUT_MS / 1000}s`);
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+// Walks every page of a transactions list, checking each pagination block; returns them all.
+async function walkPages(fetch) {
+  const first = (await fetch(1)).data;
+  const { total_entries: total, total_pages: pages } = first.pagination;
+  assert.equal(pages, Math.ceil(total / PER_PAGE), `total_pages for ${total} entries`);
+  const out = [];
+  for (let n = 1; n <= pages; n++) {
+    const body = n === 1 ? first : (await fetch(n)).data;
+    assert.deepEqual(body.pagination, { current_page: n, per_page: PER_PAGE, total_entries: total, total_pages: pages }, `page ${n} pagination`);
+    assert.equal(body.transactions.length, n < pages ? PER_PAGE : total - PER_PAGE * (pages - 1), `page ${n} length`);
+    out.push(...body.transactions);
+  }
+  const guids = out.map((t) => t.guid);
+  assert.equal(new Set(guids).size, guids.length, 'a guid appears on more than one page');
+  assert.deepEqual((await fetch(pages + 1)).data.transactions, [], 'page past the end');
+  return out;
+}
+
+async function aggregationScenario() {
+  const user = await step('aggregation: create user', () => newUser('agg'));
+  const member = await step("create member (password 'password', skip_aggregation: false) -> 202", () => createAggregatingMember(user, 'password'));
+
+  const firstSuccess = await step('poll readMemberStatus until CONNECTED', async () => {
+    const s = await waitForMember(member, user, 'CONNECTED');
+    assert.equal(s.has_processed_transactions, true, 'has_processed_transactions');
+    assert.ok(!s.challenges?.length, 'no challenges');
+    return s.successfully_aggregated_at;
+  });
+
+  const accountGuids = await step('list member accounts -> 6; list user accounts -> the same', async () => {
+    const { data } = await accounts.listMemberAccounts(user, member);
+    assert.equal(data.accounts.length, 6, 'member accounts');
+    assertPagination(data.pagination, 6);
+    assert.deepEqual(data.accounts.map((a) => a.type).sort(), ['CHECKING', 'CREDIT_CARD', 'INVESTMENT', 'LOAN', 'MORTGAGE', 'SAVINGS']);
+    for (const a of data.accounts) {
+      assert.match(a.guid, /^ACT-/, 'account guid prefix');
+      assert.equal(a.member_guid, member, 'account member_guid');
+      assert.equal(typeof a.balance, 'number', 'balance');
+    }
+    const byUser = (await accounts.listUserAccounts(user)).data;
+    assert.deepEqual(byUser.accounts.map((a) => a.guid).sort(), data.accounts.map((a) => a.guid).sort());
+    const one = (await accounts.readAccount(data.accounts[0].guid, user)).data.account;
+    assert.deepEqual(one, data.accounts[0], 'readAccount = listed account');
+    return new Set(data.accounts.map((a) => a.guid));
+  });
+
+  let firstDay; // UTC date of the first listing: the sandbox's window moves at midnight
+  const before = await step(`list transactions by user, every page at recordsPerPage=${PER_PAGE}`, async () => {
+    const txs = await walkPages((n) => transactions.listTransactions(user, n, PER_PAGE));
+    assert.ok(txs.length > PER_PAGE, `only ${txs.length} transactions: pagination not exercised`);
+    for (const t of txs) {
+      assert.ok(accountGuids.has(t.account_guid), `${t.guid}: account_guid ${t.account_guid}`);
+      assert.equal(t.member_guid, member, `${t.guid}: member_guid`);
+      assert.ok(['POSTED', 'PENDING'].includes(t.status), `${t.guid}: status ${t.status}`);
+    }
+    assert.ok(txs.some((t) => t.status === 'PENDING'), 'no PENDING transactions after the first aggregation');
+    firstDay = new Date().toISOString().slice(0, 10);
+    return new Map(txs.map((t) => [t.guid, t]));
+  });
+
+  await step('transactions by member and by account = by user; read transaction', async () => {
+    const byMember = await walkPages((n) => transactions.listTransactionsByMember(member, user, n, PER_PAGE));
+    assert.deepEqual(byMember.map((t) => t.guid).sort(), [...before.keys()].sort(), 'by member');
+    let sum = 0;
+    for (const acct of accountGuids) {
+      const { data } = await transactions.listTransactionsByAccount(acct, user, 1, 1000);
+      assert.ok(data.transactions.every((t) => t.account_guid === acct), `${acct}: other accounts' transactions`);
+      sum += data.pagination.total_entries;
+    }
+    assert.equal(sum, before.size, 'sum over accounts');
+    const listed = before.values().next().value;
+    const { data } = await transactions.readTransaction(user, listed.guid);
+    // MX's shape; the SDK's declared type (TransactionsResponseBodyIncludes) has no `transaction`.
+    assert.deepEqual(data.transaction, listed, 'readTransaction = listed transaction');
+  });
+
+  await step('aggregate member -> 202; poll until CONNECTED again', async () => {
+    const res = await members.aggregateMember(member, user);
+    assert.equal(res.status, 202, 'HTTP status');
+    assertMember(res.data.member, user);
+    assert.equal(res.data.member.is_being_aggregated, true, '202 body is_being_aggregated');
+    await waitForMember(member, user, 'CONNECTED', firstSuccess);
+  });
+
+  await step('same transactions after re-aggregation, the PENDING ones now POSTED', async () => {
+    const after = await walkPages((n) => transactions.listTransactions(user, n, PER_PAGE));
+    if (new Date().toISOString().slice(0, 10) === firstDay) {
+      assert.deepEqual(after.map((t) => t.guid).sort(), [...before.keys()].sort(), 'same guids');
+    }
+    const stillPending = after.filter((t) => before.get(t.guid)?.status === 'PENDING' && t.status !== 'POSTED');
+    const gone = [...before.values()].filter((t) => t.status === 'PENDING' && !after.some((a) => a.guid === t.guid));
+    assert.deepEqual(gone.map((t) => t.guid), [], 'PENDING transactions gone');
+    assert.deepEqual(stillPending.map((t) => t.guid), [], 'PENDING transactions not POSTED');
+  });
+
+  await step("password 'challenge': CHALLENGED (TEXT) -> resumeAggregation 'correct' -> CONNECTED", async () => {
+    const m = await createAggregatingMember(user, 'challenge');
+    const s = await waitForMember(m, user, 'CHALLENGED');
+    const res = await members.listMemberChallenges(m, user);
+    assert.equal(res.status, 200, 'challenges HTTP status');
+    assert.deepEqual(res.data.challenges.map((c) => c.guid), s.challenges.map((c) => c.guid), 'challenges = status challenges');
+    assert.equal(res.data.challenges[0].type, 'TEXT');
+    const r = await members.resumeAggregation(m, user, { member: { challenges: [{ guid: res.data.challenges[0].guid, value: 'correct' }] } });
+    assert.equal(r.status, 202, 'resume HTTP status');
+    await waitForMember(m, user, 'CONNECTED');
+  });
+
+  await step('delete user -> 204', async () => {
+    assert.equal((await users.deleteUser(ACCEPT, user)).status, 204, 'HTTP status');
+    createdUsers.delete(user);
+  });
+}
+
 console.log(`node SDK mx-platform-node against ${URL}`);
 let failed = 0;
-try {
-  await scenario();
-} catch {
-  failed = 1;
-} finally {
-  for (const guid of createdUsers) await users.deleteUser(ACCEPT, guid).catch(() => {});
+for (const [name, fn] of [['basic', scenario], ['aggregation', aggregationScenario]]) {
+  console.log(`-- ${name}`);
+  try {
+    await fn();
+  } catch {
+    failed += 1;
+  }
 }
+for (const guid of createdUsers) await users.deleteUser(ACCEPT, guid).catch(() => {});
 console.log(`node_sdk: ${steps - failed} passed, ${failed} failed`);
-process.exit(failed);
+process.exit(failed ? 1 : 0);

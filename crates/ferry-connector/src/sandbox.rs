@@ -96,12 +96,16 @@ impl Sandbox {
 
     /// On a member's first aggregation the last two days' transactions are still pending;
     /// on the next one they have posted, under the same ids.
+    /// The session remembers the moment of the login: nothing is dated after it.
     fn connected(request: &LoginRequest) -> LoginOutcome {
-        let state = match request.last_success {
-            None => format!("pending-from:{}", request.now.date() - time::Duration::days(2)),
-            Some(_) => String::new(),
+        let clock = SessionClock {
+            now: request.now,
+            pending_from: match request.last_success {
+                None => Some(request.now.date() - time::Duration::days(2)),
+                Some(_) => None,
+            },
         };
-        LoginOutcome::Connected(Session { member_key: request.member_key.clone(), state })
+        LoginOutcome::Connected(Session { member_key: request.member_key.clone(), state: clock.encode() })
     }
 }
 
@@ -175,12 +179,13 @@ impl Connector for Sandbox {
         let Some(account) = accounts.iter().find(|a| a.data.id == account_id) else {
             return Ok(Vec::new());
         };
-        let pending_since = pending_window(&session.state);
+        let clock = SessionClock::decode(&session.state)?;
+        let to = to.min(clock.now.date());
         let mut out = Vec::new();
         let mut day = from;
         while day <= to {
             for event in events_on(&session.member_key, account, day) {
-                out.push(event.into_transaction(account, pending_since));
+                out.push(event.into_transaction(account, &clock));
             }
             match day.next_day() {
                 Some(d) => day = d,
@@ -191,12 +196,37 @@ impl Connector for Sandbox {
     }
 }
 
-/// The session state carries the day from which transactions are still pending.
-fn pending_window(state: &str) -> Option<Date> {
-    state.strip_prefix("pending-from:").and_then(|d| {
-        let f = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(d, &f).ok()
-    })
+/// What a sandbox session knows: when it logged in, and from which day transactions are still
+/// pending (on a member's first aggregation only).
+struct SessionClock {
+    now: OffsetDateTime,
+    pending_from: Option<Date>,
+}
+
+impl SessionClock {
+    fn encode(&self) -> String {
+        match self.pending_from {
+            Some(d) => format!("{} {d}", self.now.unix_timestamp()),
+            None => self.now.unix_timestamp().to_string(),
+        }
+    }
+
+    fn decode(state: &str) -> Result<Self> {
+        let bad = || ConnectorError::Other("malformed sandbox session".into());
+        let mut parts = state.split(' ');
+        let now = parts
+            .next()
+            .and_then(|t| t.parse().ok())
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .ok_or_else(bad)?;
+        let pending_from = match parts.next() {
+            Some(d) => {
+                Some(Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?)
+            }
+            None => None,
+        };
+        Ok(SessionClock { now, pending_from })
+    }
 }
 
 struct SandboxAccount {
@@ -317,9 +347,12 @@ impl Event {
         }
     }
 
-    fn into_transaction(self, account: &SandboxAccount, pending_from: Option<Date>) -> TransactionData {
-        let at = |hour: u8| OffsetDateTime::new_utc(self.date, Time::from_hms(hour, 0, 0).unwrap_or(Time::MIDNIGHT));
-        let is_pending = pending_from.is_some_and(|from| self.date >= from) && !self.payroll;
+    fn into_transaction(self, account: &SandboxAccount, clock: &SessionClock) -> TransactionData {
+        // Never later than the login: today's transactions happened "so far today".
+        let at = |hour: u8| {
+            OffsetDateTime::new_utc(self.date, Time::from_hms(hour, 0, 0).unwrap_or(Time::MIDNIGHT)).min(clock.now)
+        };
+        let is_pending = clock.pending_from.is_some_and(|from| self.date >= from) && !self.payroll;
         TransactionData {
             id: format!("{}-{}-{}", account.data.id, self.date, self.key),
             account_id: account.data.id.clone(),

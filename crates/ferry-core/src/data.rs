@@ -11,6 +11,13 @@ use crate::{Error, Result, Service, UserRef};
 const DEFAULT_DAYS_BACK: i64 = 120;
 const DEFAULT_DAYS_AHEAD: i64 = 5;
 
+/// The filters of the account listings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountFilter {
+    pub is_manual: Option<bool>,
+    pub member_is_managed_by_user: Option<bool>,
+}
+
 /// Which transactions to list.
 #[derive(Debug, Clone)]
 pub enum TransactionsOf {
@@ -20,11 +27,15 @@ pub enum TransactionsOf {
 }
 
 impl Service {
+    /// A user's accounts (or one member's), filtered by `is_manual` and
+    /// `member_is_managed_by_user` when given. Every member Ferry aggregates is managed by the
+    /// client, not the user, so `member_is_managed_by_user=true` matches nothing.
     pub async fn list_accounts(
         &self,
         client: &Client,
         user: &UserRef,
         member: Option<&MemberRef>,
+        filter: AccountFilter,
         page: PageRequest,
     ) -> Result<Page<Account>> {
         let u = self.get_user(client, user).await?;
@@ -32,7 +43,10 @@ impl Service {
             Some(m) => Some(self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?.guid),
             None => None,
         };
-        Ok(self.db().list_accounts(&client.id, &u.guid, member_guid.as_ref(), page).await?)
+        if filter.member_is_managed_by_user == Some(true) {
+            return Ok(Page { items: Vec::new(), request: page, total_entries: 0 });
+        }
+        Ok(self.db().list_accounts(&client.id, &u.guid, member_guid.as_ref(), filter.is_manual, page).await?)
     }
 
     pub async fn get_account(&self, client: &Client, user: &UserRef, account: &str) -> Result<Account> {

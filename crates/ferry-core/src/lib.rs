@@ -15,7 +15,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
-pub use data::TransactionsOf;
+pub use data::{AccountFilter, TransactionsOf};
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;

@@ -165,12 +165,13 @@ impl Db {
         Ok(rows.into_iter().filter_map(|(e, g)| Some((e, AccountGuid::parse(&g).ok()?))).collect())
     }
 
-    /// A user's accounts, or one member's.
+    /// A user's accounts, or one member's; `is_manual` filters when given.
     pub async fn list_accounts(
         &self,
         client: &ClientId,
         user: &UserGuid,
         member: Option<&MemberGuid>,
+        is_manual: Option<bool>,
         page: PageRequest,
     ) -> Result<Page<Account>> {
         let member = member.map(|m| m.as_str().to_owned());
@@ -180,6 +181,9 @@ impl Db {
             if let Some(m) = &member {
                 count.push(" AND a.member_guid = ").push_bind(m.clone());
             }
+            if let Some(b) = is_manual {
+                count.push(" AND a.is_manual = ").push_bind(b);
+            }
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut select = QueryBuilder::new(concat!(select_accounts!(), " WHERE a.user_guid = "));
             select
@@ -188,6 +192,9 @@ impl Db {
                 .push_bind(client.as_str().to_owned());
             if let Some(m) = &member {
                 select.push(" AND a.member_guid = ").push_bind(m.clone());
+            }
+            if let Some(b) = is_manual {
+                select.push(" AND a.is_manual = ").push_bind(b);
             }
             select.push(" ORDER BY a.created_at, a.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_aggregation"),
     migration!(4, "0004_narrow_transaction_indexes"),
     migration!(5, "0005_transaction_day_counts"),
+    migration!(6, "0006_transaction_order_indexes"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

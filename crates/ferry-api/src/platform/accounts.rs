@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ferry_core::Service;
+use ferry_core::{AccountFilter, Service};
 use ferry_domain::PageRequest;
 use serde_json::json;
 
@@ -12,6 +12,13 @@ use crate::ApiError;
 use crate::auth::Auth;
 use crate::extract::{Path, QueryParams, Version};
 
+fn filter(q: &QueryParams) -> Result<AccountFilter, ApiError> {
+    Ok(AccountFilter {
+        is_manual: q.bool("is_manual")?,
+        member_is_managed_by_user: q.bool("member_is_managed_by_user")?,
+    })
+}
+
 pub async fn list(
     State(s): State<Service>,
     v: Version,
@@ -19,7 +26,8 @@ pub async fn list(
     Path(user): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let page = s.list_accounts(&client, &user_ref(v, &user)?, None, q.page(PageRequest::MAX_PER_PAGE)?).await?;
+    let page =
+        s.list_accounts(&client, &user_ref(v, &user)?, None, filter(&q)?, q.page(PageRequest::MAX_PER_PAGE)?).await?;
     Ok(json::respond(v, StatusCode::OK, json::list("accounts", &page, json::account)))
 }
 
@@ -31,8 +39,9 @@ pub async fn list_by_member(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let member = member_ref(v, &member)?;
-    let page =
-        s.list_accounts(&client, &user_ref(v, &user)?, Some(&member), q.page(PageRequest::MAX_PER_PAGE)?).await?;
+    let page = s
+        .list_accounts(&client, &user_ref(v, &user)?, Some(&member), filter(&q)?, q.page(PageRequest::MAX_PER_PAGE)?)
+        .await?;
     Ok(json::respond(v, StatusCode::OK, json::list("accounts", &page, json::account)))
 }
 

@@ -82,5 +82,9 @@ pub async fn read(
     Path((user, transaction)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = s.get_transaction(&client, &user_ref(v, &user)?, &transaction).await?;
-    Ok(json::respond(v, StatusCode::OK, json!({ "transaction": json::transaction(&t) })))
+    // MX answers `{"transaction": ...}`; its OpenAPI document (and so the official SDKs) expects
+    // `transactions` and `pagination`. Both are served.
+    let one = json::transaction(&t);
+    let pagination = json!({ "current_page": 1, "per_page": 1, "total_entries": 1, "total_pages": 1 });
+    Ok(json::respond(v, StatusCode::OK, json!({ "transaction": one, "transactions": [one], "pagination": pagination })))
 }

@@ -74,7 +74,20 @@ async fn a_member_connects_and_brings_accounts_and_transactions() {
         let by_account = all_transactions(&app, &format!("/users/{user}/accounts/{account}/transactions")).await;
         assert!(!by_account.is_empty() && by_account.len() < txns.len());
         let one = txns[0]["guid"].as_str().unwrap();
-        assert_eq!(app.get(&format!("/users/{user}/transactions/{one}")).await.body["transaction"]["guid"], one);
+        let r = app.get(&format!("/users/{user}/transactions/{one}")).await;
+        assert_eq!(r.body["transaction"]["guid"], one);
+        assert_eq!(r.body["transactions"][0]["guid"], one, "the shape MX's SDKs read too");
+        // Nothing is dated or posted after the aggregation ran (the test clock's 2026-01-02 03:04).
+        assert!(txns.iter().all(|t| t["date"].as_str().unwrap() <= "2026-01-02"));
+        assert!(txns.iter().all(|t| t["posted_at"].as_str().is_none_or(|p| p <= "2026-01-02T03:05")));
+        // Every account here is aggregated, none manual, none of a user-managed member.
+        assert_eq!(app.get(&format!("/users/{user}/accounts?is_manual=true")).await.body["accounts"], json!([]));
+        assert_eq!(
+            app.get(&format!("/users/{user}/accounts?is_manual=false")).await.body["pagination"]["total_entries"],
+            6
+        );
+        let r = app.get(&format!("/users/{user}/members/{member}/accounts?member_is_managed_by_user=true")).await;
+        assert_eq!(r.body["accounts"], json!([]));
 
         // Aggregating again posts the pending ones under the same guids and duplicates nothing.
         let r = app.post(&format!("/users/{user}/members/{member}/aggregate"), json!({})).await;
