@@ -240,3 +240,70 @@ fn a_job_survives_kill_9_of_its_worker() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two `ferry worker` processes share one PostgreSQL queue: every job runs, and none is
+/// claimed twice (each is attempted exactly once). Needs FERRY_TEST_POSTGRES_URL and psql.
+#[test]
+fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
+    let Ok(admin) = std::env::var("FERRY_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: FERRY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("ferry_workers_{}", rand_suffix() % 1_000_000_000);
+    let psql = |db: &str, sql: &str| {
+        let url = format!("{}/{db}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
+        let out = Command::new("psql").args([url.as_str(), "-qAtX", "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    psql("postgres", &format!("CREATE DATABASE {name}"));
+    let db_url = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
+    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let env = [("FERRY_MASTER_KEY", key), ("FERRY_WORKERS", "3")];
+    let dir = temp_dir();
+    let server =
+        Server::start_with(&db_url, &dir.join("api.log"), &[("FERRY_MASTER_KEY", key), ("FERRY_NO_WORKERS", "true")]);
+    let mut workers: Vec<Child> = (0..2)
+        .map(|i| {
+            ferry(&db_url)
+                .arg("worker")
+                .envs(env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.join(format!("worker-{i}.log"))).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+
+    let created =
+        ferry(&db_url).args(["clients", "create", "queue", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let members: Vec<(String, String)> = (0..24)
+        .map(|i| {
+            let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+            let user = body["user"]["guid"].as_str().unwrap().to_owned();
+            let password = if i % 3 == 0 { "slow".to_owned() } else { format!("pw-{i}") };
+            let body = json!({ "member": { "institution_code": "mxbank", "credentials": [
+                { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+                { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": password } ] } });
+            let (status, body) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&body));
+            assert_eq!(status, 202, "{body}");
+            (user, body["member"]["guid"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    for (user, m) in &members {
+        wait_for(&server, &auth, &format!("/users/{user}/members/{m}/status"), 60, |s| {
+            s["connection_status"] == "CONNECTED" && s["is_being_aggregated"] == false
+        });
+    }
+    assert_eq!(psql(&name, "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCEEDED'"), "24");
+    assert_eq!(psql(&name, "SELECT MAX(attempts) FROM jobs"), "1", "no job was claimed twice");
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    drop(server);
+    psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
