@@ -103,23 +103,100 @@ impl TransactionRow {
     }
 }
 
-macro_rules! select_transactions {
+macro_rules! transaction_columns {
     () => {
-        "SELECT t.guid, t.client_id, t.user_guid, u.id AS user_id, t.member_guid, t.account_guid,
+        "t.guid, t.client_id, t.user_guid, u.id AS user_id, t.member_guid, t.account_guid,
             a.id AS account_id, t.external_id, t.id, t.amount, t.type, t.status, t.date,
             t.transacted_at, t.posted_at, t.description, t.original_description, t.category,
             t.top_level_category, t.memo, t.check_number_string, t.merchant_category_code,
             t.is_bill_pay, t.is_direct_deposit, t.is_fee, t.is_payroll, t.is_subscription,
-            t.is_manual, t.currency_code, t.metadata, t.created_at, t.updated_at
-         FROM transactions t
-         JOIN users u ON u.guid = t.user_guid
-         JOIN accounts a ON a.guid = t.account_guid"
+            t.is_manual, t.currency_code, t.metadata, t.created_at, t.updated_at"
+    };
+}
+
+macro_rules! select_transactions {
+    () => {
+        concat!(
+            "SELECT ",
+            transaction_columns!(),
+            " FROM transactions t JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid"
+        )
     };
 }
 
 /// The WHERE clause of a listing. Only the scope's own column is tested, so the date-range
 /// count runs on the index alone: the caller resolved the user, member or account through a
 /// client-scoped read, and each belongs to exactly one client.
+/// The listing's columns, as the JSON page carries them (in `TransactionRow`'s order).
+macro_rules! page_columns {
+    () => {
+        "s.guid, s.client_id, s.user_guid, s.user_id, s.member_guid, s.account_guid, s.account_id,
+         s.external_id, s.id, s.amount, s.type, s.status, s.date, s.transacted_at, s.posted_at,
+         s.description, s.original_description, s.category, s.top_level_category, s.memo,
+         s.check_number_string, s.merchant_category_code, s.is_bill_pay, s.is_direct_deposit,
+         s.is_fee, s.is_payroll, s.is_subscription, s.is_manual, s.currency_code, s.metadata,
+         s.created_at, s.updated_at"
+    };
+}
+
+/// Reads a JSON page back into rows, newest first. Booleans arrive as 0/1 from SQLite and as
+/// true/false from PostgreSQL.
+fn page_rows(json: &str) -> Vec<TransactionRow> {
+    use serde_json::Value;
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(json) else {
+        return Vec::new();
+    };
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let int = |v: &Value| v.as_i64();
+    let flag = |v: &Value| v.as_bool().or_else(|| v.as_i64().map(|n| n != 0)).unwrap_or(false);
+    let mut rows: Vec<TransactionRow> = items
+        .iter()
+        .filter_map(|item| {
+            let c = item.as_array()?;
+            if c.len() != 32 {
+                return None;
+            }
+            Some(TransactionRow {
+                guid: text(&c[0])?,
+                client_id: text(&c[1])?,
+                user_guid: text(&c[2])?,
+                user_id: text(&c[3]),
+                member_guid: text(&c[4])?,
+                account_guid: text(&c[5])?,
+                account_id: text(&c[6]),
+                external_id: text(&c[7])?,
+                id: text(&c[8]),
+                amount: text(&c[9])?,
+                kind: text(&c[10])?,
+                status: text(&c[11])?,
+                date: text(&c[12])?,
+                transacted_at: int(&c[13]),
+                posted_at: int(&c[14]),
+                description: text(&c[15]),
+                original_description: text(&c[16]),
+                category: text(&c[17]),
+                top_level_category: text(&c[18]),
+                memo: text(&c[19]),
+                check_number_string: text(&c[20]),
+                merchant_category_code: int(&c[21]),
+                is_bill_pay: flag(&c[22]),
+                is_direct_deposit: flag(&c[23]),
+                is_fee: flag(&c[24]),
+                is_payroll: flag(&c[25]),
+                is_subscription: flag(&c[26]),
+                is_manual: flag(&c[27]),
+                currency_code: text(&c[28])?,
+                metadata: text(&c[29]),
+                created_at: int(&c[30])?,
+                updated_at: int(&c[31])?,
+            })
+        })
+        .collect();
+    // An aggregate's input order is not a promise; restore the listing's order.
+    rows.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.guid.cmp(&a.guid)));
+    rows
+}
+
 macro_rules! push_scope {
     ($qb:expr, $user:expr, $scope:expr, $from:expr, $to:expr) => {{
         match $scope {
@@ -270,18 +347,44 @@ impl Db {
         to: Date,
         page: PageRequest,
     ) -> Result<Page<Transaction>> {
-        let (total, rows): (i64, Vec<TransactionRow>) = on_reader!(self, |conn| {
+        // The page comes back as one row holding a JSON array: with sqlx, every result row is a
+        // round trip from SQLite's worker thread, and 100 of them cost more than the query.
+        // The aggregate differs per backend; the columns are the listing's own.
+        let page_as_json = match self {
+            Db::Sqlite(_) => {
+                concat!("SELECT COALESCE(json_group_array(json_array(", page_columns!(), ")), '[]') FROM (")
+            }
+            Db::Postgres(_) => concat!(
+                "SELECT CAST(COALESCE(json_agg(json_build_array(",
+                page_columns!(),
+                ")), '[]'::json) AS TEXT) FROM ("
+            ),
+        };
+        let (total, rows): (i64, String) = on_reader!(self, |conn| {
             // The total comes from the per-day counts the triggers keep.
             let mut count =
                 QueryBuilder::new("SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
             push_scope!(count, user, scope, from, to);
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-            let mut select = QueryBuilder::new(select_transactions!());
+            // The page's guids come from the index alone (skipping `OFFSET` entries there costs
+            // little); only the page's own rows are then read and joined.
+            let mut select = QueryBuilder::new(page_as_json);
+            select.push(concat!(
+                "SELECT ",
+                transaction_columns!(),
+                " FROM (SELECT t.guid AS page_guid FROM transactions t"
+            ));
             push_scope!(select, user, scope, from, to);
             select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
-            (total, select.build_query_as().fetch_all(&mut *conn).await?)
+            select.push(
+                ") p JOIN transactions t ON t.guid = p.page_guid
+                 JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid) s",
+            );
+            let json: String = select.build_query_scalar().fetch_one(&mut *conn).await?;
+            (total, json)
         });
+        let rows = page_rows(&rows);
         Ok(Page {
             items: rows.into_iter().filter_map(TransactionRow::into_transaction).collect(),
             request: page,
