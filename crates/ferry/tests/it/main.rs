@@ -182,6 +182,16 @@ fn bad_database_urls_fail_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
 
+/// A child process that is killed when dropped, even when a test panics.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Polls the member's status until `done` says so, for at most `secs` seconds.
 fn wait_for(server: &Server, auth: &str, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -263,7 +273,7 @@ fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
     let dir = temp_dir();
     let server =
         Server::start_with(&db_url, &dir.join("api.log"), &[("FERRY_MASTER_KEY", key), ("FERRY_NO_WORKERS", "true")]);
-    let mut workers: Vec<Child> = (0..2)
+    let _workers: Vec<Killed> = (0..2)
         .map(|i| {
             ferry(&db_url)
                 .arg("worker")
@@ -271,6 +281,7 @@ fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(dir.join(format!("worker-{i}.log"))).unwrap())
                 .spawn()
+                .map(Killed)
                 .unwrap()
         })
         .collect();
@@ -299,10 +310,7 @@ fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
     }
     assert_eq!(psql(&name, "SELECT COUNT(*) FROM jobs WHERE status = 'SUCCEEDED'"), "24");
     assert_eq!(psql(&name, "SELECT MAX(attempts) FROM jobs"), "1", "no job was claimed twice");
-    for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
+    drop(_workers);
     drop(server);
     psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
