@@ -1,45 +1,13 @@
 //! Aggregation's objects: jobs, MFA challenges, and the accounts and transactions members
 //! bring in.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
+use crate::enums::wire_enum;
 use crate::{AccountGuid, ClientId, JobGuid, MemberGuid, TransactionGuid, UserGuid};
 
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),* }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)*
-                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(
+wire_enum!(
     /// What a job does (MX's job types; the widget's numeric ids follow the same order).
     JobType {
         Aggregation => "AGGREGATION",
@@ -51,7 +19,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+wire_enum!(
     /// Where a job stands. QUEUED, RUNNING and CHALLENGED are active: a member has at most one
     /// active job.
     JobStatus {

@@ -2,6 +2,7 @@
 //! state machine. Nothing here does IO or async work, so every other crate can depend on it.
 
 mod aggregation;
+mod enums;
 mod guid;
 mod models;
 mod page;

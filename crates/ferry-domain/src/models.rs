@@ -1,10 +1,10 @@
 //! The objects of MX's member model as Ferry holds them, independent of any wire format.
 
 use std::fmt;
-use std::str::FromStr;
 
 use time::OffsetDateTime;
 
+use crate::enums::wire_enum;
 use crate::{ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, MemberGuid, UserGuid};
 
 /// A string that must never be shown: its `Debug` and `Display` print a placeholder.
@@ -69,35 +69,6 @@ impl UserPatch {
     pub fn is_empty(&self) -> bool {
         self.id.is_none() && self.email.is_none() && self.is_disabled.is_none() && self.metadata.is_none()
     }
-}
-
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),* }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)*
-                    other => Err(format!(
-                        "unknown value `{other}`, expected one of: {}",
-                        [$($text),*].join(", ")
-                    )),
-                }
-            }
-        }
-    };
 }
 
 wire_enum!(
