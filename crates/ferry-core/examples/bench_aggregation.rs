@@ -7,10 +7,11 @@
 //! Without a URL it uses a fresh SQLite file; with `postgres://.../postgres` it creates and
 //! drops a fresh database beside the one named.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Instant;
 
-use ferry_core::{Db, Keyring, MasterKey, RandomIds, Service, SystemClock, UserRef};
+use ferry_core::UserRef;
 use ferry_domain::{NewMember, NewUser, PageRequest, Secret, SubmittedCredential};
 
 const LOGIN: &str = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1";
@@ -18,25 +19,11 @@ const PASSWORD: &str = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d";
 const WORKERS: usize = 4;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), common::BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let members: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let (url, cleanup) = match args.get(2) {
-        Some(admin) if admin.starts_with("postgres") => {
-            let name = format!("ferry_bench_{}", std::process::id());
-            (ferry_store::create_postgres_database(admin, &name).await?, Some((admin.clone(), name)))
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            (format!("sqlite://{}/bench.db", dir.display()), None)
-        }
-    };
-    let db = Db::connect(&url).await?;
-    db.migrate().await?;
-    let service =
-        Service::new(db.clone(), Keyring::new(&MasterKey::generate(), &[]), Arc::new(SystemClock), Arc::new(RandomIds));
-    let (client, _) = service.create_client("bench").await?;
+    let bench = common::Bench::start("bench", args.get(2)).await?;
+    let (db, service, client) = (bench.db.clone(), bench.service.clone(), bench.client.clone());
 
     // Members are created (and their jobs queued) before the clock starts.
     let mut users = Vec::new();
@@ -117,9 +104,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("raw batched insert of the same rows: {raw_secs:.2} s, {raw_rate:.0} rows/s");
     println!("aggregation / raw: {:.0}%", 100.0 * aggregated_rate / raw_rate);
 
-    db.close().await;
-    if let Some((admin, name)) = cleanup {
-        ferry_store::drop_postgres_database(&admin, &name).await?;
-    }
+    bench.finish().await?;
     Ok(())
 }

@@ -4,10 +4,11 @@
 //!
 //!   cargo run --release -p ferry-core --example bench_reading -- [TRANSACTIONS] [DATABASE_URL]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Instant;
 
-use ferry_core::{Db, Keyring, MasterKey, MemberRef, RandomIds, Service, SystemClock, TransactionsOf, UserRef};
+use ferry_core::{MemberRef, TransactionsOf, UserRef};
 use ferry_domain::{
     Account, AccountGuid, NewMember, NewUser, PageRequest, Secret, SubmittedCredential, Transaction, TransactionGuid,
 };
@@ -18,25 +19,11 @@ const QUERIES: usize = 2000;
 const WARMUP: usize = 200;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), common::BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let (url, cleanup) = match args.get(2) {
-        Some(admin) if admin.starts_with("postgres") => {
-            let name = format!("ferry_bench_read_{}", std::process::id());
-            (ferry_store::create_postgres_database(admin, &name).await?, Some((admin.clone(), name)))
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("ferry-bench-read-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            (format!("sqlite://{}/bench.db", dir.display()), None)
-        }
-    };
-    let db = Db::connect(&url).await?;
-    db.migrate().await?;
-    let service =
-        Service::new(db.clone(), Keyring::new(&MasterKey::generate(), &[]), Arc::new(SystemClock), Arc::new(RandomIds));
-    let (client, _) = service.create_client("bench").await?;
+    let bench = common::Bench::start("bench_read", args.get(2)).await?;
+    let (db, service, client) = (bench.db.clone(), bench.service.clone(), bench.client.clone());
     let user = service.create_user(&client, NewUser::default()).await?;
     let new = NewMember {
         institution: "mxbank".into(),
@@ -169,10 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(1.0)
     );
 
-    db.close().await;
-    if let Some((admin, name)) = cleanup {
-        ferry_store::drop_postgres_database(&admin, &name).await?;
-    }
+    bench.finish().await?;
     Ok(())
 }
 

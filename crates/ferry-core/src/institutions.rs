@@ -107,10 +107,3 @@ impl Service {
         Ok((inst, creds))
     }
 }
-
-/// Pages a list that is already in memory (short lists such as credential fields).
-pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest) -> Page<T> {
-    let total = items.len() as i64;
-    let items = items.into_iter().skip(page.offset() as usize).take(page.per_page as usize).collect();
-    Page { items, request: page, total_entries: total }
-}

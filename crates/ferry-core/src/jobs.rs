@@ -200,7 +200,8 @@ impl Service {
         self.challenges_of(&m).await
     }
 
-    pub(crate) async fn challenges_of(&self, m: &Member) -> Result<Option<Vec<Challenge>>> {
+    /// The challenges of a member already read; `None` when it is not challenged.
+    pub async fn challenges_of(&self, m: &Member) -> Result<Option<Vec<Challenge>>> {
         if m.connection_status != ConnectionStatus::CHALLENGED {
             return Ok(None);
         }

@@ -10,7 +10,7 @@ use ferry_domain::{
 use ferry_store::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::institutions::{InstitutionRef, page_of};
+use crate::institutions::InstitutionRef;
 use crate::validate::{self, ID_MAX, METADATA_MAX};
 use crate::{Error, Result, Service, UserRef};
 
@@ -422,7 +422,7 @@ impl Service {
         let fields = self.db().list_institution_credentials(&m.institution_guid).await?;
         let held: Vec<InstitutionCredential> =
             fields.into_iter().filter(|f| m.credential_guids.contains(&f.guid)).collect();
-        Ok(page_of(held, page))
+        Ok(Page::of(held, page))
     }
 }
 

@@ -50,6 +50,13 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// Pages a list that is already in memory (short lists such as credential fields).
+    pub fn of(items: Vec<T>, request: PageRequest) -> Self {
+        let total_entries = items.len() as i64;
+        let items = items.into_iter().skip(request.offset() as usize).take(request.per_page as usize).collect();
+        Page { items, request, total_entries }
+    }
+
     pub fn total_pages(&self) -> i64 {
         let per = i64::from(self.request.per_page);
         (self.total_entries + per - 1) / per

@@ -116,7 +116,7 @@ async fn main() -> Result<()> {
             println!("database is up to date ({})", db.backend());
             Ok(())
         }
-        Command::Clients { command } => clients(db, &cli.database, command).await,
+        Command::Clients { command } => clients(db, command).await,
     }
 }
 
@@ -220,9 +220,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn clients(db: Db, database_url: &str, command: ClientsCommand) -> Result<()> {
+async fn clients(db: Db, command: ClientsCommand) -> Result<()> {
     // Client commands never touch credentials, so they need no master key.
-    let _ = database_url;
     let service = Service::new(
         db,
         ferry_core::Keyring::new(&ferry_core::MasterKey::generate(), &[]),

@@ -93,8 +93,6 @@ pub async fn credentials(
 ) -> Result<Response, ApiError> {
     let page_req = q.page(PageRequest::MAX_PER_PAGE)?;
     let (_, creds) = s.institution_credentials(&institution_ref(v, &code)).await?;
-    let total = creds.len() as i64;
-    let items = creds.into_iter().skip(page_req.offset() as usize).take(page_req.per_page as usize).collect();
-    let page = ferry_domain::Page { items, request: page_req, total_entries: total };
+    let page = ferry_domain::Page::of(creds, page_req);
     Ok(json::respond(v, StatusCode::OK, json::list("credentials", &page, json::credential)))
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_core::{MemberPatch, MemberRef, Service};
+use ferry_core::{MemberPatch, Service};
 use ferry_domain::{JobType, NewMember, PageRequest, Product, Secret, SubmittedCredential, UseCase};
 use serde::Deserialize;
 use serde_json::json;
@@ -222,7 +222,7 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let (user, member) = (user_ref(v, &user)?, member_ref(v, &member)?);
     let m = s.get_member(&client, &user, &member).await?;
-    let challenges = s.member_challenges(&client, &user, &MemberRef::Guid(m.guid.clone())).await?;
+    let challenges = s.challenges_of(&m).await?;
     Ok(json::respond(v, StatusCode::OK, json!({ "member": json::member_status(&m, challenges.as_deref()) })))
 }
 
@@ -251,9 +251,7 @@ pub async fn challenges(
     let Some(all) = s.member_challenges(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let total = all.len() as i64;
-    let items = all.into_iter().skip(page_req.offset() as usize).take(page_req.per_page as usize).collect();
-    let page = ferry_domain::Page { items, request: page_req, total_entries: total };
+    let page = ferry_domain::Page::of(all, page_req);
     Ok(json::respond(v, StatusCode::OK, json::list("challenges", &page, json::challenge)))
 }
 
