@@ -26,7 +26,15 @@ impl Version {
     }
 }
 
-const ACCEPTABLE: &[&str] = &["*/*", "application/*", "application/json", "application/vnd.mx.api.v1+json"];
+/// JSON, or a statement's PDF (its route answers with that; the others answer JSON).
+const ACCEPTABLE: &[&str] = &[
+    "*/*",
+    "application/*",
+    "application/json",
+    "application/vnd.mx.api.v1+json",
+    "application/vnd.mx.api.v1+pdf",
+    "application/pdf",
+];
 
 impl<S: Send + Sync> FromRequestParts<S> for Version {
     type Rejection = ApiError;

@@ -1,13 +1,14 @@
 //! The connector interface: how an aggregation job talks to an institution. A connector
 //! authenticates with credentials (or raises MFA challenges and continues with the answers),
-//! then lists accounts and transactions. It returns data and typed outcomes; it never touches
+//! then lists accounts, transactions, account numbers, owners, holdings and statements. It returns data and typed outcomes; it never touches
 //! the database; the core stores what it returns under the connector's stable ids.
 
+pub mod pdf;
 mod sandbox;
 
 use std::collections::HashMap;
 
-pub use ferry_domain::{Challenge, ChallengeOption};
+pub use ferry_domain::{AccountNumberData, AccountOwnerData, Challenge, ChallengeOption, HoldingData, StatementData};
 use ferry_domain::{ConnectionStatus, Secret};
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
@@ -145,8 +146,18 @@ pub struct TransactionData {
     pub currency_code: String,
 }
 
+/// A statement and its document (a PDF).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementDocument {
+    pub data: StatementData,
+    pub pdf: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
+    /// The institution does not offer this kind of data through this connector.
+    #[error("not supported by this institution: {0}")]
+    Unsupported(&'static str),
     /// A typed failure the member's status should show.
     #[error("{0:?}")]
     Failure(Failure),
@@ -180,4 +191,31 @@ pub trait Connector: Send + Sync {
         from: Date,
         to: Date,
     ) -> Result<Vec<TransactionData>>;
+
+    /// Full account and routing numbers (verify).
+    async fn account_numbers(&self, _session: &Session) -> Result<Vec<AccountNumberData>> {
+        Err(ConnectorError::Unsupported("account numbers"))
+    }
+
+    /// The holders of each account (identify).
+    async fn account_owners(&self, _session: &Session) -> Result<Vec<AccountOwnerData>> {
+        Err(ConnectorError::Unsupported("account owners"))
+    }
+
+    /// Positions of investment accounts.
+    async fn holdings(&self, _session: &Session) -> Result<Vec<HoldingData>> {
+        Err(ConnectorError::Unsupported("investment holdings"))
+    }
+
+    /// Periodic statements with their documents (fetch_statements).
+    async fn statements(&self, _session: &Session) -> Result<Vec<StatementDocument>> {
+        Err(ConnectorError::Unsupported("statements"))
+    }
+
+    /// Whether repeated manual aggregation may run back to back. Real institutions are
+    /// throttled (MX answers 202 without a new job inside its minimum interval); test banks
+    /// are exempt, as MX Bank is.
+    fn is_throttle_exempt(&self) -> bool {
+        false
+    }
 }

@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime, Time, Weekday};
 
 use crate::{
-    AccountData, Answer, Challenge, ChallengeOption, Connector, ConnectorError, Failure, LoginOutcome, LoginRequest,
-    Result, Session, TransactionData,
+    AccountData, AccountNumberData, AccountOwnerData, Answer, Challenge, ChallengeOption, Connector, ConnectorError,
+    Failure, HoldingData, LoginOutcome, LoginRequest, Result, Session, StatementData, StatementDocument,
+    TransactionData,
 };
 
 /// The usernames MX Bank accepts (`test_atrium` is Atrium's legacy one).
@@ -193,6 +194,191 @@ impl Connector for Sandbox {
             }
         }
         Ok(out)
+    }
+
+    async fn account_numbers(&self, session: &Session) -> Result<Vec<AccountNumberData>> {
+        // Deposit accounts are what verification is for.
+        Ok(sandbox_accounts(&session.member_key)
+            .into_iter()
+            .filter(|a| matches!(a.data.kind.as_str(), "CHECKING" | "SAVINGS"))
+            .filter_map(|a| {
+                let routing = a.data.routing_number.clone();
+                Some(AccountNumberData {
+                    passed_validation: routing.as_deref().is_some_and(routing_checksum_ok),
+                    account_id: a.data.id,
+                    account_number: a.data.account_number?,
+                    routing_number: routing,
+                    institution_number: None,
+                    transit_number: None,
+                })
+            })
+            .collect())
+    }
+
+    async fn account_owners(&self, session: &Session) -> Result<Vec<AccountOwnerData>> {
+        let accounts = sandbox_accounts(&session.member_key);
+        let seed = hash(&["owners", &session.member_key]);
+        const FIRST: [&str; 6] = ["Alex", "Jordan", "Taylor", "Morgan", "Casey", "Riley"];
+        const LAST: [&str; 6] = ["Rivera", "Chen", "Okafor", "Lindqvist", "Haddad", "Novak"];
+        let first = FIRST[(seed % 6) as usize];
+        let last = LAST[((seed >> 8) % 6) as usize];
+        let partner = FIRST[((seed % 6 + 1 + (seed >> 16) % 5) % 6) as usize];
+        let owner = |account: &AccountData, n: u8, first: &str| AccountOwnerData {
+            id: format!("{}-owner-{n}", account.id),
+            account_id: account.id.clone(),
+            owner_name: format!("{first} {last}"),
+            first_name: Some(first.into()),
+            last_name: Some(last.into()),
+            address: Some(format!("{} N Thanksgiving Way", 3000 + seed % 900)),
+            city: Some("Lehi".into()),
+            state: Some("UT".into()),
+            postal_code: Some("84043".into()),
+            country: Some("US".into()),
+            email: Some(format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase())),
+            phone: Some(format!("801-555-{:04}", seed % 10_000)),
+        };
+        let mut out = Vec::new();
+        for a in &accounts {
+            out.push(owner(&a.data, 1, first));
+            // The checking account is joint.
+            if a.data.kind == "CHECKING" {
+                out.push(owner(&a.data, 2, partner));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn holdings(&self, session: &Session) -> Result<Vec<HoldingData>> {
+        let clock = SessionClock::decode(&session.state)?;
+        Ok(sandbox_accounts(&session.member_key)
+            .iter()
+            .filter(|a| a.data.kind == "INVESTMENT")
+            .flat_map(|a| holdings_of(a, clock.now.date()))
+            .collect())
+    }
+
+    async fn statements(&self, session: &Session) -> Result<Vec<StatementDocument>> {
+        let clock = SessionClock::decode(&session.state)?;
+        let posted = SessionClock { now: clock.now, pending_from: None };
+        let mut out = Vec::new();
+        for account in sandbox_accounts(&session.member_key) {
+            if !matches!(account.data.kind.as_str(), "CHECKING" | "SAVINGS" | "CREDIT_CARD") {
+                continue;
+            }
+            // The last three complete months.
+            let mut end =
+                clock.now.date().replace_day(1).unwrap_or(clock.now.date()).previous_day().unwrap_or(clock.now.date());
+            for _ in 0..3 {
+                let start = end.replace_day(1).unwrap_or(end);
+                out.push(statement_of(&session.member_key, &account, start, end, &posted));
+                end = start.previous_day().unwrap_or(start);
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_throttle_exempt(&self) -> bool {
+        true
+    }
+}
+
+/// The ABA routing number checksum.
+fn routing_checksum_ok(routing: &str) -> bool {
+    let digits: Vec<u32> = routing.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 9 || routing.len() != 9 {
+        return false;
+    }
+    let weights = [3, 7, 1, 3, 7, 1, 3, 7, 1];
+    digits.iter().zip(weights).map(|(d, w)| d * w).sum::<u32>() % 10 == 0
+}
+
+/// The positions of an investment account: its balance spread over four funds at prices that
+/// move a little from day to day.
+fn holdings_of(account: &SandboxAccount, today: Date) -> Vec<HoldingData> {
+    const FUNDS: [(&str, &str, &str, i64, u32); 4] = [
+        ("VTI", "Vanguard Total Stock Market ETF", "ETF", 28_000, 55),
+        ("VXUS", "Vanguard Total International Stock ETF", "ETF", 6_300, 20),
+        ("BND", "Vanguard Total Bond Market ETF", "ETF", 7_300, 20),
+        ("SWVXX", "Schwab Value Advantage Money Fund", "MONEY_MARKET", 100, 5),
+    ];
+    let total = account.data.balance.unwrap_or_default();
+    FUNDS
+        .iter()
+        .map(|&(symbol, description, kind, cents, weight)| {
+            let day_seed = hash(&[&account.data.id, symbol, &today.to_string()]);
+            // Money funds hold $1.00; the others drift within ±2%.
+            let price = if kind == "MONEY_MARKET" {
+                money(cents)
+            } else {
+                money(cents + cents * (pick(day_seed, 0, 400) - 200) / 10_000)
+            };
+            let value = total * Decimal::from(weight) / Decimal::from(100);
+            let quantity = (value / price).round_dp(4);
+            let cost = money(cents * 85 / 100);
+            HoldingData {
+                id: format!("{}-{}", account.data.id, symbol.to_lowercase()),
+                account_id: account.data.id.clone(),
+                symbol: Some(symbol.into()),
+                description: description.into(),
+                holding_type: kind.into(),
+                quantity,
+                current_price: Some(price),
+                current_price_as_of: Some(today),
+                market_value: Some((quantity * price).round_dp(2)),
+                cost_basis: Some((quantity * cost).round_dp(2)),
+                purchase_price: Some(cost),
+                currency_code: "USD".into(),
+            }
+        })
+        .collect()
+}
+
+/// One month's statement of an account, with every transaction of the period.
+fn statement_of(
+    member_key: &str,
+    account: &SandboxAccount,
+    start: Date,
+    end: Date,
+    clock: &SessionClock,
+) -> StatementDocument {
+    let number = account.data.account_number.as_deref().unwrap_or_default();
+    let last4 = &number[number.len().saturating_sub(4)..];
+    let mut lines = vec![
+        format!("{} ending in {last4}", account.data.name),
+        format!("Statement period: {start} to {end}"),
+        String::new(),
+        format!("{:<12}{:<52}{:>14}", "Date", "Description", "Amount"),
+    ];
+    let (mut credits, mut debits) = (Decimal::ZERO, Decimal::ZERO);
+    let mut day = start;
+    while day <= end {
+        for event in events_on(member_key, account, day) {
+            let t = event.into_transaction(account, clock);
+            if t.is_debit {
+                debits += t.amount;
+            } else {
+                credits += t.amount;
+            }
+            let sign = if t.is_debit { "-" } else { "" };
+            lines.push(format!("{:<12}{:<52}{:>14}", t.date.to_string(), t.description, format!("{sign}{}", t.amount)));
+        }
+        match day.next_day() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    lines.push(String::new());
+    lines.push(format!("Total credits: {credits}"));
+    lines.push(format!("Total debits: {debits}"));
+    let title = format!("MX Bank statement, {} {}", end.month(), end.year());
+    StatementDocument {
+        data: StatementData {
+            id: format!("{}-statement-{}", account.data.id, &end.to_string()[..7]),
+            account_id: account.data.id.clone(),
+            period_start: start,
+            period_end: end,
+        },
+        pdf: crate::pdf::text_document(&title, &lines),
     }
 }
 
@@ -650,5 +836,30 @@ mod tests {
             d = d.next_day().unwrap_or(d);
         }
         assert!(count > 100, "{count} transactions in 90 days");
+    }
+
+    #[test]
+    fn verify_identify_holdings_and_statements() {
+        let LoginOutcome::Connected(session) = login("password") else { panic!() };
+        let numbers = block(Sandbox.account_numbers(&session)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(numbers.len(), 2);
+        assert!(numbers.iter().all(|n| n.passed_validation && n.account_number.len() == 10));
+        let owners = block(Sandbox.account_owners(&session)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(owners.len(), 7, "one owner per account, two on the joint checking account");
+        let holdings = block(Sandbox.holdings(&session)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(holdings.len(), 4);
+        let balance = sandbox_accounts("test")
+            .into_iter()
+            .find(|a| a.data.kind == "INVESTMENT")
+            .and_then(|a| a.data.balance)
+            .unwrap_or_default();
+        let total: Decimal = holdings.iter().filter_map(|h| h.market_value).sum();
+        assert!((total - balance).abs() < Decimal::ONE, "holdings {total} vs balance {balance}");
+        let statements = block(Sandbox.statements(&session)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(statements.len(), 9);
+        assert!(statements.iter().all(|s| s.pdf.starts_with(b"%PDF-")));
+        assert_eq!(statements[0].data.period_end, time::macros::date!(2026 - 02 - 28));
+        assert_eq!(statements[0].pdf, block(Sandbox.statements(&session)).unwrap_or_else(|e| panic!("{e}"))[0].pdf);
+        assert!(routing_checksum_ok("091000019") && !routing_checksum_ok("091000018"));
     }
 }

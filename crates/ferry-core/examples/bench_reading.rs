@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Instant;
 
-use ferry_core::{MemberRef, TransactionsOf, UserRef};
+use ferry_core::{DataScope, MemberRef, UserRef};
 use ferry_domain::{
     Account, AccountGuid, NewMember, NewUser, PageRequest, Secret, SubmittedCredential, Transaction, TransactionGuid,
 };
@@ -128,8 +128,8 @@ async fn main() -> Result<(), common::BoxError> {
         seed ^= seed << 17;
         seed
     };
-    let mut scopes = vec![TransactionsOf::User, TransactionsOf::Member(MemberRef::Guid(member.guid.clone()))];
-    scopes.push(TransactionsOf::Account(accounts[0].guid.to_string()));
+    let mut scopes = vec![DataScope::User, DataScope::Member(MemberRef::Guid(member.guid.clone()))];
+    scopes.push(DataScope::Account(accounts[0].guid.to_string()));
     // Let the background checkpointer fold the load's WAL into the database first: the bench
     // measures steady-state reads, not reads racing the bulk load's aftermath.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;

@@ -1,7 +1,10 @@
-//! Reading what members brought in: accounts and transactions, always through their user.
+//! Reading what members brought in: accounts, transactions, account numbers, owners, holdings
+//! and statements, always through their user.
 
-use ferry_domain::{Account, AccountGuid, Client, Page, PageRequest, Transaction, TransactionGuid};
-use ferry_store::TransactionScope;
+use ferry_domain::{
+    Account, AccountGuid, Client, Page, PageRequest, Record, RecordKind, Transaction, TransactionGuid, UserGuid,
+};
+use ferry_store::{RecordScope, TransactionScope};
 use time::{Date, Duration};
 
 use crate::members::MemberRef;
@@ -18,9 +21,9 @@ pub struct AccountFilter {
     pub member_is_managed_by_user: Option<bool>,
 }
 
-/// Which transactions to list.
+/// Whose transactions or records to list.
 #[derive(Debug, Clone)]
-pub enum TransactionsOf {
+pub enum DataScope {
     User,
     Member(MemberRef),
     Account(String),
@@ -60,18 +63,18 @@ impl Service {
         &self,
         client: &Client,
         user: &UserRef,
-        of: &TransactionsOf,
+        of: &DataScope,
         from: Option<Date>,
         to: Option<Date>,
         page: PageRequest,
     ) -> Result<Page<Transaction>> {
         let u = self.get_user(client, user).await?;
         let scope = match of {
-            TransactionsOf::User => TransactionScope::User,
-            TransactionsOf::Member(m) => {
+            DataScope::User => TransactionScope::User,
+            DataScope::Member(m) => {
                 TransactionScope::Member(self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?.guid)
             }
-            TransactionsOf::Account(a) => {
+            DataScope::Account(a) => {
                 TransactionScope::Account(self.get_account(client, &UserRef::Guid(u.guid.clone()), a).await?.guid)
             }
         };
@@ -82,6 +85,67 @@ impl Service {
             return Err(Error::bad_request("from_date must not be after to_date"));
         }
         Ok(self.db().list_transactions(&client.id, &u.guid, &scope, from, to, page).await?)
+    }
+
+    /// Resolves a scope through client-scoped reads (a member or account of another user or
+    /// client is not found).
+    async fn record_scope(&self, client: &Client, user: &UserGuid, of: &DataScope) -> Result<RecordScope> {
+        let u = UserRef::Guid(user.clone());
+        Ok(match of {
+            DataScope::User => RecordScope::User,
+            DataScope::Member(m) => RecordScope::Member(self.get_member(client, &u, m).await?.guid),
+            DataScope::Account(a) => RecordScope::Account(self.get_account(client, &u, a).await?.guid),
+        })
+    }
+
+    /// Account numbers, owners, holdings or statements of a user, member or account.
+    pub async fn list_records(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        kind: RecordKind,
+        of: &DataScope,
+        page: PageRequest,
+    ) -> Result<Page<Record>> {
+        let u = self.get_user(client, user).await?;
+        let scope = self.record_scope(client, &u.guid, of).await?;
+        Ok(self.db().list_records(&client.id, &u.guid, kind, &scope, page).await?)
+    }
+
+    /// One record; with `member`, it must be that member's (statements are read by member).
+    pub async fn get_record(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: Option<&MemberRef>,
+        kind: RecordKind,
+        guid: &str,
+    ) -> Result<Record> {
+        let u = self.get_user(client, user).await?;
+        let not_found = Error::NotFound(kind.noun());
+        if !kind.is_guid(guid) {
+            return Err(not_found);
+        }
+        let record = self.db().get_record(&client.id, &u.guid, kind, guid).await?.ok_or(not_found)?;
+        if let Some(m) = member {
+            let m = self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?;
+            if m.guid != record.member_guid {
+                return Err(Error::NotFound(kind.noun()));
+            }
+        }
+        Ok(record)
+    }
+
+    /// A statement's document (PDF bytes), read through its member.
+    pub async fn statement_pdf(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+        guid: &str,
+    ) -> Result<Vec<u8>> {
+        let record = self.get_record(client, user, Some(member), RecordKind::Statement, guid).await?;
+        self.db().record_content(&client.id, &record.user_guid, &record.guid).await?.ok_or(Error::NotFound("statement"))
     }
 
     pub async fn get_transaction(&self, client: &Client, user: &UserRef, transaction: &str) -> Result<Transaction> {

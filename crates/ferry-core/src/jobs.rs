@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use ferry_connector::{Answer, Connector, ConnectorError, LoginOutcome, LoginRequest, Session};
 use ferry_domain::{
-    Account, AccountGuid, Challenge, Client, ConnectionStatus, Job, JobGuid, JobStatus, JobType, Member, Secret,
-    SubmittedCredential, Transaction, TransactionGuid,
+    Account, AccountGuid, Challenge, Client, ConnectionStatus, Job, JobGuid, JobStatus, JobType, Member, Product,
+    Secret, SubmittedCredential, Transaction, TransactionGuid,
 };
-use ferry_store::{SealedState, StoreError};
+use ferry_domain::{Record, RecordData, RecordKind};
+use ferry_store::{NewRecord, SealedState, StoreError};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::institutions::InstitutionRef;
@@ -33,8 +35,12 @@ const HOUSEKEEPING_EVERY: Duration = Duration::seconds(5);
 /// How many consecutive DENIED outcomes make a member PREVENTED.
 const DENIALS_BEFORE_PREVENTED: usize = 3;
 
+/// The connector name of the institution that holds a user's manual accounts: it has no
+/// connector, and its member never aggregates.
+pub const MANUAL_CONNECTOR: &str = "manual";
+
 /// The connectors by name (the `connector` column of an institution).
-pub struct Connectors(HashMap<String, Arc<dyn Connector>>);
+pub struct Connectors(pub(crate) HashMap<String, Arc<dyn Connector>>);
 
 impl Default for Connectors {
     fn default() -> Self {
@@ -174,19 +180,40 @@ impl Service {
             crate::members::check_callback_payload(p)?;
         }
         let mut m = self.get_member(client, user, member).await?;
-        if job_type == JobType::History {
-            let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
-            if !entry.0.supports(ferry_domain::Product::TransactionHistory) {
-                return Err(Error::bad_request(format!(
-                    "institution `{}` does not support extended transaction history",
-                    entry.0.code
-                )));
-            }
+        let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
+        let institution = &entry.0;
+        if institution.connector == MANUAL_CONNECTOR {
+            return Err(Error::bad_request("the member holds manual accounts, which never aggregate"));
+        }
+        let required = match job_type {
+            JobType::History => Some((Product::TransactionHistory, "extended transaction history")),
+            JobType::Verification => Some((Product::AccountVerification, "account verification")),
+            JobType::Identification => Some((Product::IdentityVerification, "identity verification")),
+            JobType::Statement => Some((Product::Statements, "statements")),
+            JobType::Aggregation | JobType::Balance => None,
+        };
+        if let Some((product, what)) = required
+            && !institution.supports(product)
+        {
+            return Err(Error::bad_request(format!("institution `{}` does not support {what}", institution.code)));
+        }
+        if job_type == JobType::Aggregation && self.is_throttled(&m, &institution.connector) {
+            // MX's minimum interval: 202 with the member as it is, and no new job.
+            return Ok(m);
         }
         match self.start_job(&mut m, job_type, false, callback_payload).await? {
             JobStart::Started(_) => Ok(m),
             JobStart::AlreadyActive(_) => Ok(self.get_member(client, user, &MemberRef::Guid(m.guid.clone())).await?),
         }
+    }
+
+    /// Whether a manual aggregation of `m` falls within the throttle window of its last
+    /// successful one, at an institution whose connector is throttled.
+    fn is_throttled(&self, m: &Member, connector: &str) -> bool {
+        let exempt = self.inner.connectors.0.get(connector).is_none_or(|c| c.is_throttle_exempt());
+        !exempt
+            && m.connection_status == ConnectionStatus::CONNECTED
+            && m.successfully_aggregated_at.is_some_and(|t| self.now() - t < self.inner.config.aggregation_throttle)
     }
 
     /// The challenges a CHALLENGED member must answer; `None` when it is not challenged.
@@ -482,7 +509,9 @@ impl Service {
             Err(ConnectorError::BadAnswers(m)) => {
                 self.fail(job, member, ConnectionStatus::REJECTED, Some(m), worker).await
             }
-            Err(ConnectorError::Other(m)) => self.fail(job, member, ConnectionStatus::FAILED, Some(m), worker).await,
+            Err(e @ (ConnectorError::Other(_) | ConnectorError::Unsupported(_))) => {
+                self.fail(job, member, ConnectionStatus::FAILED, Some(e.to_string()), worker).await
+            }
         }
     }
 
@@ -563,10 +592,97 @@ impl Service {
         let guids: HashMap<String, AccountGuid> =
             self.db().account_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
         member.has_processed_accounts = true;
-        if job.job_type == JobType::Balance {
-            return Ok(()); // Balances only: no transactions.
+        match job.job_type {
+            JobType::Balance => Ok(()), // Balances only.
+            JobType::Verification => {
+                let numbers = connector.account_numbers(session).await?;
+                let data = numbers.into_iter().map(|d| (RecordData::AccountNumber(d), None)).collect();
+                self.store_records(member, &guids, RecordKind::AccountNumber, data, true).await?;
+                member.has_processed_account_numbers = true;
+                Ok(())
+            }
+            JobType::Identification => {
+                let owners = connector.account_owners(session).await?;
+                let data = owners.into_iter().map(|d| (RecordData::AccountOwner(d), None)).collect();
+                self.store_records(member, &guids, RecordKind::AccountOwner, data, true).await?;
+                Ok(())
+            }
+            JobType::Statement => {
+                let statements = connector.statements(session).await?;
+                let data = statements.into_iter().map(|s| (RecordData::Statement(s.data), Some(s.pdf))).collect();
+                // Statements are history: one the institution stops listing is kept.
+                self.store_records(member, &guids, RecordKind::Statement, data, false).await?;
+                Ok(())
+            }
+            JobType::Aggregation | JobType::History => {
+                self.pull_transactions(connector, session, member, job, worker, &accounts, &guids).await?;
+                if job.job_type == JobType::Aggregation && accounts.iter().any(|a| a.kind == "INVESTMENT") {
+                    match connector.holdings(session).await {
+                        Ok(holdings) => {
+                            let data = holdings.into_iter().map(|d| (RecordData::Holding(d), None)).collect();
+                            self.store_records(member, &guids, RecordKind::Holding, data, true).await?;
+                        }
+                        Err(ConnectorError::Unsupported(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
         }
+    }
 
+    /// Stores records the connector reported for the member's accounts (records of accounts it
+    /// did not list are dropped). Returns how many are new.
+    async fn store_records(
+        &self,
+        member: &Member,
+        accounts: &HashMap<String, AccountGuid>,
+        kind: RecordKind,
+        data: Vec<(RecordData, Option<Vec<u8>>)>,
+        replace: bool,
+    ) -> std::result::Result<u64, ConnectorError> {
+        let now = self.now();
+        let records: Vec<(Record, Option<Vec<u8>>)> = data
+            .into_iter()
+            .filter_map(|(data, content)| {
+                let account_guid = accounts.get(data.account_id())?.clone();
+                let record = Record {
+                    guid: format!("{}{}", kind.prefix(), self.uuid()),
+                    client_id: member.client_id.clone(),
+                    user_guid: member.user_guid.clone(),
+                    member_guid: member.guid.clone(),
+                    account_guid,
+                    content_hash: content.as_deref().map(|c| hex::encode(Sha256::digest(c))),
+                    data,
+                    created_at: now,
+                    updated_at: now,
+                };
+                Some((record, content))
+            })
+            .collect();
+        let rows: Vec<NewRecord<'_>> =
+            records.iter().map(|(record, content)| NewRecord { record, content: content.as_deref() }).collect();
+        self.db()
+            .store_records(&member.guid, kind, &rows, replace)
+            .await
+            .map_err(|e| ConnectorError::Other(Error::from(e).to_string()))
+    }
+
+    /// Transactions of every account in the job's window, upserted under the connector's ids;
+    /// stale pending ones removed.
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_transactions(
+        &self,
+        connector: &dyn Connector,
+        session: &Session,
+        member: &mut Member,
+        job: &mut Job,
+        worker: &str,
+        accounts: &[ferry_connector::AccountData],
+        guids: &HashMap<String, AccountGuid>,
+    ) -> std::result::Result<(), ConnectorError> {
+        let store = |e: StoreError| ConnectorError::Other(Error::from(e).to_string());
+        let now = self.now();
         let known_txns: HashMap<String, TransactionGuid> =
             self.db().transaction_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
         let days_back = if job.job_type == JobType::History { EXTENDED_HISTORY_DAYS } else { HISTORY_DAYS };
@@ -575,7 +691,7 @@ impl Service {
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut renewed = now;
-        for a in &accounts {
+        for a in accounts {
             let Some(account_guid) = guids.get(&a.id) else { continue };
             for t in connector.transactions(session, &a.id, from, to).await? {
                 if !seen.insert(t.id.clone()) {

@@ -15,7 +15,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
-pub use data::{AccountFilter, TransactionsOf};
+pub use data::{AccountFilter, DataScope};
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;
@@ -55,6 +55,10 @@ pub struct Config {
     /// How long a claimed job belongs to its worker before another may take it over (a worker
     /// that died mid-job is noticed after this long).
     pub lease: time::Duration,
+    /// A manual aggregation asked for within this long after the last successful one answers
+    /// 202 without a new job (MX's minimum interval), at institutions whose connector is not
+    /// exempt (the sandbox is, as MX Bank is).
+    pub aggregation_throttle: time::Duration,
 }
 
 impl Default for Config {
@@ -63,6 +67,7 @@ impl Default for Config {
             challenge_ttl: time::Duration::minutes(10),
             background_interval: time::Duration::hours(24),
             lease: time::Duration::seconds(60),
+            aggregation_throttle: time::Duration::hours(3),
         }
     }
 }
@@ -87,6 +92,18 @@ impl Service {
                 housekeeping_at: std::sync::Mutex::new(None),
             }),
         }
+    }
+
+    /// Adds (or replaces) the connector institutions name as `name`. Only while the service is
+    /// being built: once it has been cloned, the call changes nothing and says so.
+    pub fn with_connector(mut self, name: &str, connector: Arc<dyn ferry_connector::Connector>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.connectors.0.insert(name.to_owned(), connector);
+            }
+            None => tracing::warn!(connector = name, "with_connector on a service already in use: ignored"),
+        }
+        self
     }
 
     pub fn db(&self) -> &Db {

@@ -6,6 +6,7 @@ mod enums;
 mod guid;
 mod models;
 mod page;
+mod records;
 mod status;
 
 pub use aggregation::{Account, Challenge, ChallengeOption, Job, JobStatus, JobType, Transaction};
@@ -17,4 +18,5 @@ pub use models::{
     UseCase, User, UserPatch,
 };
 pub use page::{Page, PageRequest};
+pub use records::{AccountNumberData, AccountOwnerData, HoldingData, Record, RecordData, RecordKind, StatementData};
 pub use status::ConnectionStatus;

@@ -21,6 +21,7 @@ mod institutions;
 mod jobs;
 mod members;
 mod migrations;
+mod records;
 mod transactions;
 mod users;
 
@@ -29,6 +30,7 @@ pub use institutions::InstitutionFilter;
 pub use jobs::SealedState;
 pub use members::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials};
 pub use migrations::MIGRATIONS;
+pub use records::{NewRecord, RecordScope};
 pub use transactions::TransactionScope;
 pub use users::UserFilter;
 

@@ -3,7 +3,10 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_domain::{Account, Challenge, Institution, InstitutionCredential, Member, Page, Product, Transaction, User};
+use ferry_domain::{
+    Account, Challenge, Institution, InstitutionCredential, Member, Page, Product, Record, RecordData, Transaction,
+    User,
+};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
@@ -252,4 +255,95 @@ pub fn credential(c: &InstitutionCredential) -> Value {
         "label": c.label,
         "type": c.kind,
     })
+}
+
+/// An account number, owner, holding or statement, by its kind's shape.
+pub fn record(r: &Record) -> Value {
+    let ids = |mut body: Value| {
+        body["guid"] = json!(r.guid);
+        body["account_guid"] = json!(r.account_guid.as_str());
+        body["user_guid"] = json!(r.user_guid.as_str());
+        body
+    };
+    match &r.data {
+        RecordData::AccountNumber(d) => ids(json!({
+            "account_number": d.account_number,
+            "institution_number": d.institution_number,
+            "loan_guarantor": Value::Null,
+            "loan_reference_number": Value::Null,
+            "member_guid": r.member_guid.as_str(),
+            "passed_validation": d.passed_validation,
+            "routing_number": d.routing_number,
+            "sequence_number": Value::Null,
+            "transit_number": d.transit_number,
+        })),
+        RecordData::AccountOwner(d) => ids(json!({
+            "address": d.address,
+            "city": d.city,
+            "country": d.country,
+            "email": d.email,
+            "first_name": d.first_name,
+            "last_name": d.last_name,
+            "member_guid": r.member_guid.as_str(),
+            "owner_name": d.owner_name,
+            "phone": d.phone,
+            "postal_code": d.postal_code,
+            "state": d.state,
+        })),
+        RecordData::Holding(d) => {
+            let gain = match (d.market_value, d.cost_basis) {
+                (Some(v), Some(c)) => Some(v - c),
+                _ => None,
+            };
+            let gain_pct = match (gain, d.cost_basis) {
+                (Some(g), Some(c)) if !c.is_zero() => Some((g / c * Decimal::ONE_HUNDRED).round_dp(2)),
+                _ => None,
+            };
+            ids(json!({
+                "cost_basis": money(d.cost_basis),
+                "coupon_yield": Value::Null,
+                "created_at": timestamp(Some(r.created_at)),
+                "currency_code": d.currency_code,
+                "current_price": money(d.current_price),
+                "current_price_as_of": d.current_price_as_of.map(|t| t.to_string()),
+                "daily_change": Value::Null,
+                "description": d.description,
+                "expiration": Value::Null,
+                "face_value": Value::Null,
+                "frequency": Value::Null,
+                "holding_type": d.holding_type,
+                "issue_date": Value::Null,
+                "market_value": money(d.market_value),
+                "maturity_date": Value::Null,
+                "member_guid": r.member_guid.as_str(),
+                "percentage_change": Value::Null,
+                "purchase_price": money(d.purchase_price),
+                "put_or_call": Value::Null,
+                "quantity": d.quantity.normalize().to_string(),
+                "rate": Value::Null,
+                "strike_price": Value::Null,
+                "symbol": d.symbol,
+                "term": Value::Null,
+                "term_unit": Value::Null,
+                "today_ugl_amount": Value::Null,
+                "today_ugl_percentage": Value::Null,
+                "total_ugl_amount": money(gain),
+                "total_ugl_percentage": money(gain_pct),
+                "unvested_quantity": Value::Null,
+                "unvested_value": Value::Null,
+                "updated_at": timestamp(Some(r.updated_at)),
+                "vested_quantity": Value::Null,
+                "vested_value": Value::Null,
+                "vesting_end_date": Value::Null,
+                "vesting_start_date": Value::Null,
+            }))
+        }
+        RecordData::Statement(_) => ids(json!({
+            "content_hash": r.content_hash,
+            "created_at": timestamp(Some(r.created_at)),
+            "member_guid": r.member_guid.as_str(),
+            "updated_at": timestamp(Some(r.updated_at)),
+            "uri": format!("/users/{}/members/{}/statements/{}.pdf", r.user_guid, r.member_guid, r.guid),
+        })),
+    }
 }

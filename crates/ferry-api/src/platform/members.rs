@@ -268,6 +268,9 @@ pub async fn action(
         "aggregate" => JobType::Aggregation,
         "check_balance" => JobType::Balance,
         "extend_history" => JobType::History,
+        "identify" => JobType::Identification,
+        "verify" => JobType::Verification,
+        "fetch_statements" => JobType::Statement,
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -278,7 +281,9 @@ pub async fn action(
     let callback_payload = header_text(&headers, CALLBACK_HEADER)?;
     let m =
         s.member_action(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, job_type, callback_payload).await?;
-    Ok(member_body(v, StatusCode::ACCEPTED, &m))
+    // MX answers verify with 200 and every other action with 202.
+    let status = if job_type == JobType::Verification { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok(member_body(v, status, &m))
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@ mod accounts;
 mod institutions;
 mod json;
 mod members;
+mod records;
 mod transactions;
 mod users;
 
@@ -28,6 +29,15 @@ pub fn routes() -> Router<Service> {
         .route("/users/{user}/members/{member}/resume", put(members::resume))
         .route("/users/{user}/members/{member}/{action}", post(members::action))
         .route("/users/{user}/members/{member}/accounts", get(accounts::list_by_member))
+        .route("/users/{user}/members/{member}/account_numbers", get(records::account_numbers_by_member))
+        .route("/users/{user}/members/{member}/account_owners", get(records::account_owners_by_member))
+        .route("/users/{user}/members/{member}/investment_holdings", get(records::holdings_by_member))
+        .route("/users/{user}/members/{member}/statements", get(records::statements_by_member))
+        .route("/users/{user}/members/{member}/statements/{statement}", get(records::statement))
+        .route("/users/{user}/investment_holdings", get(records::holdings))
+        .route("/users/{user}/investment_holdings/{holding}", get(records::holding))
+        .route("/users/{user}/accounts/{account}/account_numbers", get(records::account_numbers_by_account))
+        .route("/users/{user}/accounts/{account}/investment_holdings", get(records::holdings_by_account))
         .route("/users/{user}/members/{member}/transactions", get(transactions::list_by_member))
         .route("/users/{user}/accounts", get(accounts::list))
         .route("/users/{user}/accounts/{account}", get(accounts::read))

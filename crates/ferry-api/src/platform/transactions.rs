@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ferry_core::{Service, TransactionsOf};
+use ferry_core::{DataScope, Service};
 use ferry_domain::PageRequest;
 use serde_json::json;
 use time::macros::format_description;
@@ -35,7 +35,7 @@ async fn respond(
     v: Version,
     client: &ferry_domain::Client,
     user: &str,
-    of: TransactionsOf,
+    of: DataScope,
     q: &QueryParams,
 ) -> Result<Response, ApiError> {
     let (from, to) = (date_param(q, "from_date")?, date_param(q, "to_date")?);
@@ -51,7 +51,7 @@ pub async fn list(
     Path(user): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    respond(&s, v, &client, &user, TransactionsOf::User, &q).await
+    respond(&s, v, &client, &user, DataScope::User, &q).await
 }
 
 pub async fn list_by_member(
@@ -61,7 +61,7 @@ pub async fn list_by_member(
     Path((user, member)): Path<(String, String)>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let of = TransactionsOf::Member(member_ref(v, &member)?);
+    let of = DataScope::Member(member_ref(v, &member)?);
     respond(&s, v, &client, &user, of, &q).await
 }
 
@@ -72,7 +72,7 @@ pub async fn list_by_account(
     Path((user, account)): Path<(String, String)>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    respond(&s, v, &client, &user, TransactionsOf::Account(account), &q).await
+    respond(&s, v, &client, &user, DataScope::Account(account), &q).await
 }
 
 pub async fn read(

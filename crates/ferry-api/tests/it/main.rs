@@ -10,6 +10,7 @@ mod concurrency;
 mod errors;
 mod institutions;
 mod isolation;
+mod member_data;
 mod members;
 mod secrets;
 mod users;
