@@ -66,6 +66,10 @@ struct WorkerArgs {
     /// Seconds a worker holds a job before another may take it over (renewed while it runs).
     #[arg(long, env = "FERRY_JOB_LEASE_SECS", default_value_t = 60)]
     job_lease_secs: i64,
+    /// Seconds after a successful aggregation in which another manual one answers 202 without
+    /// a new job (institutions whose connector is throttled; the sandbox is exempt).
+    #[arg(long, env = "FERRY_AGGREGATION_THROTTLE_SECS", default_value_t = 10_800)]
+    aggregation_throttle_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +151,7 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         challenge_ttl: time::Duration::seconds(workers.challenge_ttl_secs.max(1)),
         background_interval: time::Duration::seconds(workers.background_interval_secs.max(60)),
         lease: time::Duration::seconds(workers.job_lease_secs.max(1)),
+        aggregation_throttle: time::Duration::seconds(workers.aggregation_throttle_secs.max(0)),
     };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }
