@@ -65,6 +65,8 @@ async fn main() -> Result<(), common::BoxError> {
             is_closed: false,
             is_hidden: false,
             is_manual: false,
+            is_business: false,
+            details: Default::default(),
             metadata: None,
             created_at: now,
             updated_at: now,

@@ -583,6 +583,8 @@ impl Service {
                 is_closed: a.is_closed,
                 is_hidden: false,
                 is_manual: false,
+                is_business: false,
+                details: Default::default(),
                 metadata: None,
                 created_at: now,
                 updated_at: now,

@@ -4,6 +4,7 @@
 mod clients;
 mod clock;
 mod data;
+mod edits;
 mod error;
 mod institutions;
 mod jobs;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
 pub use data::{AccountFilter, DataScope};
+pub use edits::{AccountInput, MANUAL_INSTITUTION_CODE, TransactionEdit};
 pub use error::{Error, Result};
 pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;

@@ -133,6 +133,11 @@ impl Service {
             other => other?,
         };
         let (institution, fields) = (&entry.0, entry.1.as_slice());
+        if institution.connector == crate::jobs::MANUAL_CONNECTOR {
+            return Err(Error::bad_request(
+                "manual accounts are created with POST /users/{user_guid}/accounts, not as members",
+            ));
+        }
         for p in &new.products {
             if !institution.supports(*p) {
                 return Err(Error::bad_request(format!(

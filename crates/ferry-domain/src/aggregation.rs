@@ -106,10 +106,58 @@ pub struct Account {
     pub is_closed: bool,
     pub is_hidden: bool,
     pub is_manual: bool,
+    pub is_business: bool,
+    pub details: AccountDetails,
     pub metadata: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
+
+/// Account fields users set on manual accounts (property, insurance and loan details).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountDetails {
+    pub property_type: Option<String>,
+    pub original_balance: Option<Decimal>,
+    pub interest_rate: Option<Decimal>,
+    pub loan_amount: Option<Decimal>,
+    pub cash_surrender_value: Option<Decimal>,
+    pub death_benefit: Option<i64>,
+}
+
+wire_enum!(
+    /// MX's account types.
+    AccountType {
+        Any => "ANY",
+        Cash => "CASH",
+        Checking => "CHECKING",
+        CheckingLineOfCredit => "CHECKING_LINE_OF_CREDIT",
+        CreditCard => "CREDIT_CARD",
+        Loan => "LOAN",
+        LineOfCredit => "LINE_OF_CREDIT",
+        Savings => "SAVINGS",
+        Investment => "INVESTMENT",
+        Mortgage => "MORTGAGE",
+        Insurance => "INSURANCE",
+        Prepaid => "PREPAID",
+        Property => "PROPERTY",
+    }
+);
+
+wire_enum!(
+    /// What a PROPERTY account holds.
+    PropertyType {
+        Appliances => "APPLIANCES",
+        Art => "ART",
+        Computer => "COMPUTER",
+        Electronics => "ELECTRONICS",
+        Furniture => "FURNITURE",
+        Jewelry => "JEWELRY",
+        Miscellaneous => "MISCELLANEOUS",
+        RealEstate => "REAL_ESTATE",
+        SportsEquipment => "SPORTS_EQUIPMENT",
+        Vehicle => "VEHICLE",
+    }
+);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {

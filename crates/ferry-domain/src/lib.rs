@@ -9,7 +9,10 @@ mod page;
 mod records;
 mod status;
 
-pub use aggregation::{Account, Challenge, ChallengeOption, Job, JobStatus, JobType, Transaction};
+pub use aggregation::{
+    Account, AccountDetails, AccountType, Challenge, ChallengeOption, Job, JobStatus, JobType, PropertyType,
+    Transaction,
+};
 pub use guid::{
     AccountGuid, ClientId, CredentialGuid, GuidError, InstitutionGuid, JobGuid, MemberGuid, TransactionGuid, UserGuid,
 };

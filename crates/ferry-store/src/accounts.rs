@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use ferry_domain::{Account, AccountGuid, ClientId, MemberGuid, Page, PageRequest, UserGuid};
+use ferry_domain::{Account, AccountDetails, AccountGuid, ClientId, MemberGuid, Page, PageRequest, UserGuid};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, QueryBuilder};
 
@@ -35,6 +35,13 @@ struct AccountRow {
     is_closed: bool,
     is_hidden: bool,
     is_manual: bool,
+    is_business: bool,
+    property_type: Option<String>,
+    original_balance: Option<String>,
+    interest_rate: Option<String>,
+    loan_amount: Option<String>,
+    cash_surrender_value: Option<String>,
+    death_benefit: Option<i64>,
     metadata: Option<String>,
     created_at: i64,
     updated_at: i64,
@@ -71,6 +78,15 @@ impl AccountRow {
             is_closed: self.is_closed,
             is_hidden: self.is_hidden,
             is_manual: self.is_manual,
+            is_business: self.is_business,
+            details: AccountDetails {
+                property_type: self.property_type,
+                original_balance: decimal(self.original_balance),
+                interest_rate: decimal(self.interest_rate),
+                loan_amount: decimal(self.loan_amount),
+                cash_surrender_value: decimal(self.cash_surrender_value),
+                death_benefit: self.death_benefit,
+            },
             metadata: self.metadata,
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
@@ -83,8 +99,9 @@ macro_rules! select_accounts {
         "SELECT a.guid, a.client_id, a.user_guid, u.id AS user_id, a.member_guid, m.id AS member_id,
             i.code AS institution_code, a.external_id, a.id, a.name, a.nickname, a.type, a.subtype,
             a.account_number, a.routing_number, a.balance, a.available_balance, a.credit_limit,
-            a.apr, a.apy, a.currency_code, a.is_closed, a.is_hidden, a.is_manual, a.metadata,
-            a.created_at, a.updated_at
+            a.apr, a.apy, a.currency_code, a.is_closed, a.is_hidden, a.is_manual, a.is_business,
+            a.property_type, a.original_balance, a.interest_rate, a.loan_amount,
+            a.cash_surrender_value, a.death_benefit, a.metadata, a.created_at, a.updated_at
          FROM accounts a
          JOIN users u ON u.guid = a.user_guid
          JOIN members m ON m.guid = a.member_guid
@@ -153,6 +170,109 @@ impl Db {
             qb.build().execute(&mut *conn).await?;
         });
         Ok(())
+    }
+
+    /// Inserts an account with every field (manual accounts).
+    pub async fn insert_account(&self, a: &Account) -> Result<()> {
+        on_writer!(self, |conn| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO accounts (guid, client_id, user_guid, member_guid, external_id, id, name, nickname,
+                    type, subtype, account_number, routing_number, balance, available_balance, credit_limit,
+                    apr, apy, currency_code, is_closed, is_hidden, is_manual, is_business, property_type,
+                    original_balance, interest_rate, loan_amount, cash_surrender_value, death_benefit,
+                    metadata, created_at, updated_at) ",
+            );
+            qb.push_values(std::iter::once(a), |mut b, a| {
+                b.push_bind(a.guid.as_str().to_owned())
+                    .push_bind(a.client_id.as_str().to_owned())
+                    .push_bind(a.user_guid.as_str().to_owned())
+                    .push_bind(a.member_guid.as_str().to_owned())
+                    .push_bind(a.external_id.clone())
+                    .push_bind(a.id.clone())
+                    .push_bind(a.name.clone())
+                    .push_bind(a.nickname.clone())
+                    .push_bind(a.kind.clone())
+                    .push_bind(a.subtype.clone())
+                    .push_bind(a.account_number.clone())
+                    .push_bind(a.routing_number.clone())
+                    .push_bind(text(a.balance))
+                    .push_bind(text(a.available_balance))
+                    .push_bind(text(a.credit_limit))
+                    .push_bind(text(a.apr))
+                    .push_bind(text(a.apy))
+                    .push_bind(a.currency_code.clone())
+                    .push_bind(a.is_closed)
+                    .push_bind(a.is_hidden)
+                    .push_bind(a.is_manual)
+                    .push_bind(a.is_business)
+                    .push_bind(a.details.property_type.clone())
+                    .push_bind(text(a.details.original_balance))
+                    .push_bind(text(a.details.interest_rate))
+                    .push_bind(text(a.details.loan_amount))
+                    .push_bind(text(a.details.cash_surrender_value))
+                    .push_bind(a.details.death_benefit)
+                    .push_bind(a.metadata.clone())
+                    .push_bind(to_micros(a.created_at))
+                    .push_bind(to_micros(a.updated_at));
+            });
+            qb.build().execute(&mut *conn).await?;
+        });
+        Ok(())
+    }
+
+    /// Writes the fields a user may change. Aggregation rewrites the institution's fields of
+    /// aggregated accounts, so callers only change those on manual accounts.
+    pub async fn update_account(&self, a: &Account) -> Result<bool> {
+        let n = on_writer!(self, |conn| {
+            sqlx::query(
+                "UPDATE accounts SET name = $1, nickname = $2, type = $3, subtype = $4, balance = $5,
+                available_balance = $6, credit_limit = $7, apr = $8, apy = $9, currency_code = $10,
+                is_closed = $11, is_hidden = $12, is_business = $13, property_type = $14,
+                original_balance = $15, interest_rate = $16, loan_amount = $17,
+                cash_surrender_value = $18, death_benefit = $19, metadata = $20, updated_at = $21
+             WHERE guid = $22 AND client_id = $23",
+            )
+            .bind(a.name.clone())
+            .bind(a.nickname.clone())
+            .bind(a.kind.clone())
+            .bind(a.subtype.clone())
+            .bind(text(a.balance))
+            .bind(text(a.available_balance))
+            .bind(text(a.credit_limit))
+            .bind(text(a.apr))
+            .bind(text(a.apy))
+            .bind(a.currency_code.clone())
+            .bind(a.is_closed)
+            .bind(a.is_hidden)
+            .bind(a.is_business)
+            .bind(a.details.property_type.clone())
+            .bind(text(a.details.original_balance))
+            .bind(text(a.details.interest_rate))
+            .bind(text(a.details.loan_amount))
+            .bind(text(a.details.cash_surrender_value))
+            .bind(a.details.death_benefit)
+            .bind(a.metadata.clone())
+            .bind(to_micros(a.updated_at))
+            .bind(a.guid.as_str())
+            .bind(a.client_id.as_str())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Deletes an account (its transactions and records go with it).
+    pub async fn delete_account(&self, client: &ClientId, guid: &AccountGuid) -> Result<bool> {
+        let n = on_writer!(self, |conn| {
+            sqlx::query("DELETE FROM accounts WHERE guid = $1 AND client_id = $2")
+                .bind(guid.as_str())
+                .bind(client.as_str())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
     }
 
     /// The guids of a member's accounts by external id.

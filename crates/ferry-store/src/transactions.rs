@@ -107,8 +107,9 @@ macro_rules! transaction_columns {
     () => {
         "t.guid, t.client_id, t.user_guid, u.id AS user_id, t.member_guid, t.account_guid,
             a.id AS account_id, t.external_id, t.id, t.amount, t.type, t.status, t.date,
-            t.transacted_at, t.posted_at, t.description, t.original_description, t.category,
-            t.top_level_category, t.memo, t.check_number_string, t.merchant_category_code,
+            t.transacted_at, t.posted_at, COALESCE(t.user_description, t.description) AS description,
+            t.original_description, t.category, t.top_level_category, COALESCE(t.user_memo, t.memo) AS memo,
+            t.check_number_string, t.merchant_category_code,
             t.is_bill_pay, t.is_direct_deposit, t.is_fee, t.is_payroll, t.is_subscription,
             t.is_manual, t.currency_code, t.metadata, t.created_at, t.updated_at"
     };
@@ -390,6 +391,34 @@ impl Db {
             request: page,
             total_entries: total,
         })
+    }
+
+    /// Records a user's edit of a transaction's description and memo (`None` leaves one as it
+    /// is). Edits live beside the institution's values, so re-aggregation keeps them.
+    pub async fn edit_transaction(
+        &self,
+        client: &ClientId,
+        guid: &TransactionGuid,
+        description: Option<&str>,
+        memo: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<bool> {
+        let n = on_writer!(self, |conn| {
+            sqlx::query(
+                "UPDATE transactions SET user_description = COALESCE($1, user_description),
+                    user_memo = COALESCE($2, user_memo), updated_at = $3
+                 WHERE guid = $4 AND client_id = $5",
+            )
+            .bind(description)
+            .bind(memo)
+            .bind(to_micros(now))
+            .bind(guid.as_str())
+            .bind(client.as_str())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
     }
 
     pub async fn get_transaction(

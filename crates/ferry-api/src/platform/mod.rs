@@ -39,11 +39,23 @@ pub fn routes() -> Router<Service> {
         .route("/users/{user}/accounts/{account}/account_numbers", get(records::account_numbers_by_account))
         .route("/users/{user}/accounts/{account}/investment_holdings", get(records::holdings_by_account))
         .route("/users/{user}/members/{member}/transactions", get(transactions::list_by_member))
-        .route("/users/{user}/accounts", get(accounts::list))
-        .route("/users/{user}/accounts/{account}", get(accounts::read))
+        .route(
+            "/users/{user}/members/{member}/accounts/{account}",
+            get(accounts::read_by_member).put(accounts::update_by_member),
+        )
+        .route(
+            "/users/{user}/members/{member}/accounts/{account}/transactions",
+            get(transactions::list_by_member_account),
+        )
+        .route(
+            "/users/{user}/members/{member}/accounts/{account}/transactions/{transaction}",
+            get(transactions::read_by_account).put(transactions::update_by_account),
+        )
+        .route("/users/{user}/accounts", get(accounts::list).post(accounts::create))
+        .route("/users/{user}/accounts/{account}", get(accounts::read).delete(accounts::delete))
         .route("/users/{user}/accounts/{account}/transactions", get(transactions::list_by_account))
         .route("/users/{user}/transactions", get(transactions::list))
-        .route("/users/{user}/transactions/{transaction}", get(transactions::read))
+        .route("/users/{user}/transactions/{transaction}", get(transactions::read).put(transactions::update))
         .route("/institutions", get(institutions::list))
         .route("/institutions/favorites", get(institutions::favorites))
         .route("/institutions/{institution}", get(institutions::read))

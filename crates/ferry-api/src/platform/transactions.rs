@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ferry_core::{DataScope, Service};
+use ferry_core::{DataScope, Service, TransactionEdit};
 use ferry_domain::PageRequest;
+use serde::Deserialize;
 use serde_json::json;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
@@ -12,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use super::{json, member_ref, user_ref};
 use crate::ApiError;
 use crate::auth::Auth;
-use crate::extract::{Path, QueryParams, Version};
+use crate::extract::{JsonBody, Path, QueryParams, Version};
 
 /// `YYYY-MM-DD` (v20111101) or a unix timestamp (v20250224); both are accepted in both.
 fn date_param(q: &QueryParams, name: &str) -> Result<Option<Date>, ApiError> {
@@ -87,4 +88,78 @@ pub async fn read(
     let one = json::transaction(&t);
     let pagination = json!({ "current_page": 1, "per_page": 1, "total_entries": 1, "total_pages": 1 });
     Ok(json::respond(v, StatusCode::OK, json!({ "transaction": one, "transactions": [one], "pagination": pagination })))
+}
+
+/// `GET /users/{u}/members/{m}/accounts/{a}/transactions`.
+pub async fn list_by_member_account(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member, account)): Path<(String, String, String)>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let a = s.get_member_account(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, &account).await?;
+    respond(&s, v, &client, &user, DataScope::Account(a.guid.into_string()), &q).await
+}
+
+/// `GET /users/{u}/members/{m}/accounts/{a}/transactions/{t}`.
+pub async fn read_by_account(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member, account, transaction)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let user = user_ref(v, &user)?;
+    let a = s.get_member_account(&client, &user, &member_ref(v, &member)?, &account).await?;
+    let t = s.get_transaction(&client, &user, &transaction).await?;
+    if t.account_guid != a.guid {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "transaction not found"));
+    }
+    Ok(json::respond(v, StatusCode::OK, json!({ "transaction": json::transaction(&t) })))
+}
+
+/// `{"transaction": {...}}` of MX's TransactionUpdateRequest.
+#[derive(Deserialize, Default)]
+pub struct TransactionBody {
+    transaction: Option<TransactionFields>,
+}
+
+#[derive(Deserialize, Default)]
+struct TransactionFields {
+    description: Option<String>,
+    memo: Option<String>,
+    date: Option<String>,
+    category_guid: Option<String>,
+}
+
+fn edit(body: TransactionBody) -> Result<TransactionEdit, ApiError> {
+    let t = body.transaction.ok_or_else(|| ApiError::bad_request("transaction is required"))?;
+    Ok(TransactionEdit { description: t.description, memo: t.memo, date: t.date, category_guid: t.category_guid })
+}
+
+/// `PUT /users/{u}/transactions/{t}`: the user's description and memo.
+pub async fn update(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, transaction)): Path<(String, String)>,
+    JsonBody(body): JsonBody<TransactionBody>,
+) -> Result<Response, ApiError> {
+    let t = s.update_transaction(&client, &user_ref(v, &user)?, None, &transaction, edit(body)?).await?;
+    Ok(json::respond(v, StatusCode::OK, json!({ "transaction": json::transaction(&t) })))
+}
+
+/// `PUT /users/{u}/members/{m}/accounts/{a}/transactions/{t}`.
+pub async fn update_by_account(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member, account, transaction)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody<TransactionBody>,
+) -> Result<Response, ApiError> {
+    let member = member_ref(v, &member)?;
+    let t = s
+        .update_transaction(&client, &user_ref(v, &user)?, Some((&member, &account)), &transaction, edit(body)?)
+        .await?;
+    Ok(json::respond(v, StatusCode::OK, json!({ "transaction": json::transaction(&t) })))
 }

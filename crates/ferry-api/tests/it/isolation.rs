@@ -14,6 +14,28 @@ async fn every_route_hides_other_clients_objects() {
             .as_str()
             .unwrap()
             .to_owned();
+        // Data of every kind: accounts, transactions, numbers, owners, holdings, statements.
+        let data_member =
+            app.member(&user, "password", json!({})).await.body["member"]["guid"].as_str().unwrap().to_owned();
+        app.work().await;
+        for action in ["verify", "identify", "fetch_statements"] {
+            app.post(&format!("/users/{user}/members/{data_member}/{action}"), json!({})).await;
+            app.work().await;
+        }
+        let first = |body: &serde_json::Value, key: &str| body[key][0]["guid"].as_str().unwrap().to_owned();
+        let account = first(&app.get(&format!("/users/{user}/accounts")).await.body, "accounts");
+        let txn = first(&app.get(&format!("/users/{user}/transactions")).await.body, "transactions");
+        let holding = first(&app.get(&format!("/users/{user}/investment_holdings")).await.body, "investment_holdings");
+        let statement =
+            first(&app.get(&format!("/users/{user}/members/{data_member}/statements")).await.body, "statements");
+        let manual = app
+            .post(&format!("/users/{user}/accounts"), json!({ "account": { "name": "Cash", "account_type": "CASH" } }))
+            .await
+            .body["account"]["guid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let dm = &data_member;
         let creds = json!({ "member": { "credentials": [{ "guid": PASSWORD, "value": "x" }] } });
         let new_member = json!({ "member": { "institution_code": "mxbank",
             "credentials": [{ "guid": LOGIN, "value": "a" }, { "guid": PASSWORD, "value": "b" }] } });
@@ -29,6 +51,52 @@ async fn every_route_hides_other_clients_objects() {
             (Method::GET, format!("/users/{user}/members/{member}/status"), None, false),
             (Method::GET, format!("/users/{user}/members/{member}/credentials"), None, false),
             (Method::GET, format!("/users/{user}/members/{member}/challenges"), None, false),
+            (Method::POST, format!("/users/{user}/members/{dm}/aggregate"), None, false),
+            (Method::POST, format!("/users/{user}/members/{dm}/verify"), None, false),
+            (
+                Method::PUT,
+                format!("/users/{user}/members/{dm}/resume"),
+                Some(json!({ "member": { "challenges": [] } })),
+                false,
+            ),
+            (Method::GET, format!("/users/{user}/members/{dm}/accounts"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/accounts/{account}"), None, false),
+            (
+                Method::PUT,
+                format!("/users/{user}/members/{dm}/accounts/{account}"),
+                Some(json!({ "account": { "is_hidden": true } })),
+                false,
+            ),
+            (Method::GET, format!("/users/{user}/members/{dm}/accounts/{account}/transactions"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/transactions"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/account_numbers"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/account_owners"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/investment_holdings"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/statements"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/statements/{statement}"), None, false),
+            (Method::GET, format!("/users/{user}/members/{dm}/statements/{statement}.pdf"), None, false),
+            (Method::GET, format!("/users/{user}/accounts"), None, false),
+            (
+                Method::POST,
+                format!("/users/{user}/accounts"),
+                Some(json!({ "account": { "name": "x", "account_type": "CASH" } })),
+                false,
+            ),
+            (Method::GET, format!("/users/{user}/accounts/{account}"), None, false),
+            (Method::DELETE, format!("/users/{user}/accounts/{manual}"), None, false),
+            (Method::GET, format!("/users/{user}/accounts/{account}/transactions"), None, false),
+            (Method::GET, format!("/users/{user}/accounts/{account}/account_numbers"), None, false),
+            (Method::GET, format!("/users/{user}/accounts/{account}/investment_holdings"), None, false),
+            (Method::GET, format!("/users/{user}/transactions"), None, false),
+            (Method::GET, format!("/users/{user}/transactions/{txn}"), None, false),
+            (
+                Method::PUT,
+                format!("/users/{user}/transactions/{txn}"),
+                Some(json!({ "transaction": { "description": "x" } })),
+                false,
+            ),
+            (Method::GET, format!("/users/{user}/investment_holdings"), None, false),
+            (Method::GET, format!("/users/{user}/investment_holdings/{holding}"), None, false),
             (Method::GET, "/users/mine".to_owned(), None, true),
             (Method::GET, "/users/mine/members/my-member".to_owned(), None, true),
             (Method::DELETE, "/users/mine".to_owned(), None, true),

@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::Engine;
+use ferry_connector::{AccountData, Answer, Connector, LoginOutcome, LoginRequest, Sandbox, Session, TransactionData};
 use ferry_core::{Db, FixedIds, Keyring, ManualClock, MasterKey, Service};
 use ferry_domain::Client;
 use http_body_util::BodyExt;
@@ -16,6 +17,34 @@ use tower::ServiceExt;
 pub const MXBANK: &str = "mxbank";
 pub const LOGIN: &str = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1";
 pub const PASSWORD: &str = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d";
+
+/// The name of a connector that behaves as the sandbox but, like a real institution's, is
+/// subject to the aggregation throttle.
+pub const THROTTLED_CONNECTOR: &str = "throttled-sandbox";
+
+pub struct Throttled;
+
+#[async_trait::async_trait]
+impl Connector for Throttled {
+    async fn login(&self, r: &LoginRequest) -> ferry_connector::Result<LoginOutcome> {
+        Sandbox.login(r).await
+    }
+    async fn answer(&self, r: &LoginRequest, state: &str, a: &[Answer]) -> ferry_connector::Result<LoginOutcome> {
+        Sandbox.answer(r, state, a).await
+    }
+    async fn accounts(&self, s: &Session) -> ferry_connector::Result<Vec<AccountData>> {
+        Sandbox.accounts(s).await
+    }
+    async fn transactions(
+        &self,
+        s: &Session,
+        account: &str,
+        from: time::Date,
+        to: time::Date,
+    ) -> ferry_connector::Result<Vec<TransactionData>> {
+        Sandbox.transactions(s, account, from, to).await
+    }
+}
 
 pub struct TestApp {
     pub router: Router,
@@ -49,7 +78,8 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
-        let service = Service::new(db, keyring, clock.clone(), Arc::new(FixedIds::default()));
+        let service = Service::new(db, keyring, clock.clone(), Arc::new(FixedIds::default()))
+            .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled));
         let (client, key) = service.create_client("test").await.expect("client");
         let (other, other_key) = service.create_client("other").await.expect("other client");
         TestApp {

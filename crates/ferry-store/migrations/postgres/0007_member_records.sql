@@ -26,6 +26,21 @@ ALTER TABLE accounts ADD COLUMN property_type TEXT;
 ALTER TABLE accounts ADD COLUMN original_balance TEXT;
 ALTER TABLE accounts ADD COLUMN interest_rate TEXT;
 ALTER TABLE accounts ADD COLUMN loan_amount TEXT;
+ALTER TABLE accounts ADD COLUMN cash_surrender_value TEXT;
+ALTER TABLE accounts ADD COLUMN death_benefit BIGINT;
+
+-- The institution that holds each user's manual accounts (MX's "Manual Institution"). Hidden
+-- from the catalog; its connector `manual` never aggregates.
+INSERT INTO institutions (
+    guid, code, name, url, small_logo_url, medium_logo_url, forgot_password_url,
+    forgot_username_url, trouble_signing_in_url, instructional_text, instructional_text_steps,
+    iso_country_code, supports_oauth, supports_tax_document, is_hidden, supported_products,
+    connector, popularity, created_at
+) VALUES (
+    'INS-f6b2c0de-5a1e-4c3a-9e7d-6d616e75616c', 'manual_institution', 'Manual Institution', NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, '[]', 'US', FALSE, FALSE, TRUE, '', 'manual', 0,
+    1704067200000000
+);
 
 -- A user's edits of an aggregated transaction survive re-aggregation: they live beside the
 -- institution's values and win when read.
