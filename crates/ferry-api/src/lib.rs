@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod extract;
+mod oauth;
 mod platform;
 
 use std::time::Instant;
@@ -25,6 +26,7 @@ pub fn router(service: Service) -> Router {
     Router::new()
         .route("/health", get(health))
         .merge(platform::routes())
+        .merge(oauth::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

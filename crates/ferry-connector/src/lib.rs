@@ -24,6 +24,9 @@ pub struct LoginRequest {
     pub now: OffsetDateTime,
     /// When this member last aggregated successfully (connectors may sync incrementally).
     pub last_success: Option<OffsetDateTime>,
+    /// OAuth members: the access token (fresh: the core refreshes it first). Their
+    /// `credentials` are empty.
+    pub oauth_access_token: Option<Secret>,
 }
 
 /// A live, authenticated connection. `state` is opaque to the core and given back on every call.

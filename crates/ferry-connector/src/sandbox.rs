@@ -121,6 +121,14 @@ fn failure_for(value: &str) -> Option<Failure> {
 #[async_trait::async_trait]
 impl Connector for Sandbox {
     async fn login(&self, request: &LoginRequest) -> Result<LoginOutcome> {
+        // MX Bank (OAuth): the sandbox provider's access tokens.
+        if let Some(token) = &request.oauth_access_token {
+            return Ok(if token.expose().starts_with("sbx-at-") {
+                Self::connected(request)
+            } else {
+                LoginOutcome::Failed(Failure::Denied)
+            });
+        }
         let username = credential(request, "LOGIN").trim().to_lowercase();
         if !USERNAMES.contains(&username.as_str()) {
             return Ok(LoginOutcome::Failed(Failure::Denied));
@@ -763,7 +771,7 @@ fn sandbox_login(username: &str, password: &str, now: OffsetDateTime) -> LoginRe
     let mut credentials = std::collections::HashMap::new();
     credentials.insert("LOGIN".to_owned(), ferry_domain::Secret::new(username));
     credentials.insert("PASSWORD".to_owned(), ferry_domain::Secret::new(password));
-    LoginRequest { member_key: "test".into(), credentials, now, last_success: None }
+    LoginRequest { member_key: "test".into(), credentials, now, last_success: None, oauth_access_token: None }
 }
 
 #[cfg(test)]

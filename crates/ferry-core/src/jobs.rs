@@ -431,7 +431,15 @@ impl Service {
         member.updated_at = now;
         self.db().update_member_progress(&member).await?;
 
-        let stored = self.open_credentials(&member).await?;
+        let (stored, oauth_access_token) = if member.is_oauth {
+            match self.oauth_access_token(&member).await? {
+                Some(token) => (Vec::new(), Some(token)),
+                // No usable token: the user must go through OAuth again.
+                None => return self.fail(job, member, ConnectionStatus::DENIED, None, worker).await,
+            }
+        } else {
+            (self.open_credentials(&member).await?, None)
+        };
         let credentials = stored
             .into_iter()
             .filter_map(|(guid, value)| {
@@ -443,6 +451,7 @@ impl Service {
             credentials,
             now,
             last_success: member.successfully_aggregated_at,
+            oauth_access_token,
         };
         let continuation = match self.db().job_sealed_state(&job.guid).await? {
             Some(s) => Some(self.open_job_state(&job, &s)?),

@@ -9,6 +9,7 @@ mod error;
 mod institutions;
 mod jobs;
 mod members;
+mod oauth;
 pub mod secrets;
 mod users;
 mod validate;
@@ -23,6 +24,10 @@ pub use ferry_store::{Db, InstitutionFilter, UserFilter};
 pub use institutions::InstitutionRef;
 pub use jobs::{Connectors, JobStart};
 pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
+pub use oauth::{
+    AuthorizeParams, OAuthDone, OAuthPageError, SANDBOX_CLIENT_ID, TokenError, TokenRequest, TokenResponse,
+    WindowOptions,
+};
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
 
@@ -41,6 +46,8 @@ struct Inner {
     catalog: institutions::CatalogCache,
     connectors: jobs::Connectors,
     config: Config,
+    /// Outbound HTTP (OAuth token endpoints).
+    http: reqwest::Client,
     /// Wakes in-process workers when a job is queued.
     work: tokio::sync::Notify,
     /// When this process last expired challenges and scheduled background aggregation.
@@ -61,6 +68,9 @@ pub struct Config {
     /// 202 without a new job (MX's minimum interval), at institutions whose connector is not
     /// exempt (the sandbox is, as MX Bank is).
     pub aggregation_throttle: time::Duration,
+    /// The URL end users and OAuth providers reach Ferry at (window URIs, the OAuth callback,
+    /// the sandbox provider's pages).
+    pub public_url: String,
 }
 
 impl Default for Config {
@@ -70,6 +80,7 @@ impl Default for Config {
             background_interval: time::Duration::hours(24),
             lease: time::Duration::seconds(60),
             aggregation_throttle: time::Duration::hours(3),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -90,6 +101,11 @@ impl Service {
                 catalog: Default::default(),
                 connectors: jobs::Connectors::default(),
                 config,
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_default(),
                 work: tokio::sync::Notify::new(),
                 housekeeping_at: std::sync::Mutex::new(None),
             }),

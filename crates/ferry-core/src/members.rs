@@ -159,6 +159,12 @@ impl Service {
             if !new.credentials.is_empty() {
                 return Err(Error::bad_request("member.credentials must be empty when is_oauth is true"));
             }
+            if self.db().get_oauth_provider(&institution.guid).await?.is_none() {
+                return Err(Error::bad_request(format!(
+                    "institution `{}` has no OAuth provider configured on this server",
+                    institution.code
+                )));
+            }
             let sealed = SealedCredentials {
                 key_id: String::new(),
                 sealed: String::new(),
@@ -221,6 +227,16 @@ impl Service {
                 if aggregation_requested {
                     let payload = member.callback_payload.clone();
                     self.start_job(&mut member, ferry_domain::JobType::Aggregation, false, payload).await?;
+                }
+                if member.is_oauth {
+                    let opts = crate::oauth::WindowOptions {
+                        client_redirect_url: member.client_redirect_url.clone(),
+                        referral_source: member.referral_source.clone(),
+                        ui_message_webview_url_scheme: member.ui_message_webview_url_scheme.clone(),
+                        enable_app2app: member.enable_app2app,
+                        skip_aggregation: new.skip_aggregation,
+                    };
+                    self.issue_window(&mut member, &opts).await?;
                 }
                 Ok(CreatedMember { aggregation_requested, member })
             }

@@ -478,7 +478,8 @@ impl Db {
                 is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
                 has_processed_transactions = $6, has_processed_account_numbers = $7,
                 aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
-                most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13
+                most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13,
+                oauth_window_uri = $15
              WHERE guid = $14"
         )
         .bind(m.connection_status.as_str())
@@ -495,6 +496,7 @@ impl Db {
         .bind(m.needs_updated_credentials)
         .bind(to_micros(m.updated_at))
         .bind(m.guid.as_str())
+        .bind(&m.oauth_window_uri)
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;

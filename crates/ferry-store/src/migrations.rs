@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_transaction_day_counts"),
     migration!(6, "0006_transaction_order_indexes"),
     migration!(7, "0007_member_records"),
+    migration!(8, "0008_oauth"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

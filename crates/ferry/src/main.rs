@@ -70,6 +70,10 @@ struct WorkerArgs {
     /// a new job (institutions whose connector is throttled; the sandbox is exempt).
     #[arg(long, env = "FERRY_AGGREGATION_THROTTLE_SECS", default_value_t = 10_800)]
     aggregation_throttle_secs: i64,
+    /// The URL end users and OAuth providers reach this server at (OAuth window URIs and the
+    /// callback are built on it). Default: http://<listen address>.
+    #[arg(long, env = "FERRY_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +156,7 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         background_interval: time::Duration::seconds(workers.background_interval_secs.max(60)),
         lease: time::Duration::seconds(workers.job_lease_secs.max(1)),
         aggregation_throttle: time::Duration::seconds(workers.aggregation_throttle_secs.max(0)),
+        public_url: workers.public_url.clone().unwrap_or_else(|| ferry_core::Config::default().public_url),
     };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }
@@ -182,13 +187,20 @@ fn spawn_workers(service: &Service, n: usize) -> Vec<tokio::task::JoinHandle<()>
 }
 
 async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs, no_workers: bool) -> Result<()> {
-    let service = service(db.clone(), database_url, workers)?;
-    let handles = if no_workers { Vec::new() } else { spawn_workers(&service, workers.workers) };
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
     let listener =
         tokio::net::TcpListener::bind(listen.as_str()).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    let mut workers = workers.clone();
+    if workers.public_url.is_none() {
+        // Reachable from this machine at least; set --public-url for anything else.
+        let host = if local.ip().is_unspecified() { "127.0.0.1".to_owned() } else { local.ip().to_string() };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        workers.public_url = Some(format!("http://{host}:{}", local.port()));
+    }
+    let service = service(db.clone(), database_url, &workers)?;
+    let handles = if no_workers { Vec::new() } else { spawn_workers(&service, workers.workers) };
     if service.count_clients().await? == 0 {
         let (client, key) = service.create_client("development").await?;
         println!("Created a development client (its API key is shown only this once):");

@@ -309,3 +309,27 @@ pub async fn resume(
     let m = s.resume_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, credentials_in(answers)).await?;
     Ok(member_body(v, StatusCode::ACCEPTED, &m))
 }
+
+/// `GET .../oauth_window_uri`: a fresh one-time window URI for an OAuth member.
+pub async fn oauth_window_uri(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path((user, member)): Path<(String, String)>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let text = |k: &str| q.get(k).map(str::to_owned).filter(|v| !v.is_empty());
+    let opts = ferry_core::WindowOptions {
+        client_redirect_url: text("client_redirect_url"),
+        referral_source: text("referral_source"),
+        ui_message_webview_url_scheme: text("ui_message_webview_url_scheme"),
+        enable_app2app: q.bool("enable_app2app")?,
+        skip_aggregation: q.bool("skip_aggregation")?.unwrap_or(false),
+    };
+    let m = s.oauth_window_uri(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, opts).await?;
+    Ok(json::respond(
+        v,
+        StatusCode::OK,
+        serde_json::json!({ "member": { "guid": m.guid.as_str(), "oauth_window_uri": m.oauth_window_uri } }),
+    ))
+}

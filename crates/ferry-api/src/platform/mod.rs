@@ -27,6 +27,7 @@ pub fn routes() -> Router<Service> {
         .route("/users/{user}/members/{member}/credentials", get(members::credentials))
         .route("/users/{user}/members/{member}/challenges", get(members::challenges))
         .route("/users/{user}/members/{member}/resume", put(members::resume))
+        .route("/users/{user}/members/{member}/oauth_window_uri", get(members::oauth_window_uri))
         .route("/users/{user}/members/{member}/{action}", post(members::action))
         .route("/users/{user}/members/{member}/accounts", get(accounts::list_by_member))
         .route("/users/{user}/members/{member}/account_numbers", get(records::account_numbers_by_member))

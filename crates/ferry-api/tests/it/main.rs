@@ -12,5 +12,6 @@ mod institutions;
 mod isolation;
 mod member_data;
 mod members;
+mod oauth;
 mod secrets;
 mod users;

@@ -1,6 +1,6 @@
 //! `TestApp`: a router over a fresh database per backend, two clients, and typed helpers.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use axum::Router;
@@ -55,6 +55,8 @@ pub struct TestApp {
     /// The SQLite file, when the backend is SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
     pub clock: Arc<ManualClock>,
+    /// Where the app's real listener answers (OAuth pages, the sandbox provider).
+    pub public_url: String,
 }
 
 pub struct Reply {
@@ -78,8 +80,14 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
-        let service = Service::new(db, keyring, clock.clone(), Arc::new(FixedIds::default()))
+        // A real listener too: the OAuth callback calls the sandbox provider's token endpoint
+        // over HTTP, as it would a real institution's.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let public_url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let config = ferry_core::Config { public_url: public_url.clone(), ..Default::default() };
+        let service = Service::with_config(db, keyring, clock.clone(), Arc::new(FixedIds::default()), config)
             .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled));
+        tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
         let (client, key) = service.create_client("test").await.expect("client");
         let (other, other_key) = service.create_client("other").await.expect("other client");
         TestApp {
@@ -90,6 +98,7 @@ impl TestApp {
             client,
             sqlite_path,
             clock,
+            public_url,
         }
     }
 

@@ -1,0 +1,565 @@
+//! OAuth members: OAuth 2.0 authorization code with PKCE and `state`, against the provider an
+//! institution names (`institution_oauth`), and the sandbox bank's own provider.
+//!
+//! A window URI (`{public}/oauth/start/{state}`) works once and for ten minutes: following it
+//! redirects to the provider's authorization page; the provider redirects back to
+//! `{public}/oauth/callback`, where Ferry exchanges the code (with the PKCE verifier) for tokens,
+//! seals them where credentials go, and queues the member's aggregation. Tokens are refreshed
+//! before a job uses them once they are about to expire.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferry_domain::{Client, ConnectionStatus, JobType, Member, Secret};
+use ferry_store::{OAuthProvider, OAuthState, SandboxCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::institutions::InstitutionRef;
+use crate::members::MemberRef;
+use crate::{Error, Result, Service, UserRef};
+
+/// How long a window URI (and the flow it starts) stays valid.
+const WINDOW_TTL: Duration = Duration::minutes(10);
+/// How long a sandbox authorization code stays valid.
+const CODE_TTL: Duration = Duration::minutes(1);
+/// The lifetime of sandbox access tokens.
+const SANDBOX_TOKEN_SECONDS: i64 = 3600;
+/// Tokens this close to expiry are refreshed before use.
+const REFRESH_MARGIN: Duration = Duration::minutes(1);
+/// The client id the sandbox provider knows.
+pub const SANDBOX_CLIENT_ID: &str = "ferry-sandbox";
+
+/// The options of a window URI (`GET .../oauth_window_uri`, member creation).
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    pub client_redirect_url: Option<String>,
+    pub referral_source: Option<String>,
+    pub ui_message_webview_url_scheme: Option<String>,
+    pub enable_app2app: Option<bool>,
+    pub skip_aggregation: bool,
+}
+
+/// Why an OAuth page cannot go on: shown to the end user as a page, never as JSON.
+#[derive(Debug, Clone)]
+pub struct OAuthPageError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl OAuthPageError {
+    fn new(status: u16, message: impl Into<String>) -> Self {
+        OAuthPageError { status, message: message.into() }
+    }
+}
+
+impl From<Error> for OAuthPageError {
+    fn from(e: Error) -> Self {
+        if e.is_internal() {
+            tracing::error!(error = %e, "oauth flow failed");
+            OAuthPageError::new(500, "Something went wrong on our side. Close this window and try again.")
+        } else {
+            OAuthPageError::new(400, e.to_string())
+        }
+    }
+}
+
+/// How the flow ended, for the page or redirect that closes it.
+#[derive(Debug, Clone)]
+pub struct OAuthDone {
+    pub member_guid: String,
+    pub user_guid: String,
+    /// `success`, or `error` with a reason (MX's `error_reason`: DENIED, PROVIDER_ERROR, ...).
+    pub status: &'static str,
+    pub error_reason: Option<&'static str>,
+    /// For `referral_source=APP`: where to send the end user (query already appended).
+    pub app_redirect: Option<String>,
+}
+
+/// Tokens as the provider's token endpoint answers (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default = "bearer")]
+    pub token_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+/// A member's tokens as sealed in the store.
+#[derive(Serialize, Deserialize)]
+struct StoredTokens {
+    access_token: String,
+    refresh_token: Option<String>,
+    /// Unix seconds; `None` when the provider gave no lifetime.
+    expires_at: Option<i64>,
+}
+
+/// An RFC 6749 error answer of the sandbox token endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenError {
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+fn token_error(error: &'static str, description: impl Into<String>) -> TokenError {
+    TokenError { error, error_description: description.into() }
+}
+
+/// The parameters of an authorization request to the sandbox provider.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// A form posted to the sandbox token endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Appends query parameters to a URL that may already have some.
+fn with_query(base: &str, params: &[(&str, &str)]) -> Result<String> {
+    let mut url = url::Url::parse(base).map_err(|_| Error::bad_request(format!("`{base}` is not an absolute URL")))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url.into())
+}
+
+impl Service {
+    /// Ferry's public base URL, without a trailing slash.
+    fn public_url(&self) -> &str {
+        self.inner.config.public_url.trim_end_matches('/')
+    }
+
+    fn callback_url(&self) -> String {
+        format!("{}/oauth/callback", self.public_url())
+    }
+
+    /// A provider URL as configured: absolute, or a path on Ferry's public URL.
+    fn provider_url(&self, configured: &str) -> String {
+        if configured.starts_with('/') { format!("{}{configured}", self.public_url()) } else { configured.to_owned() }
+    }
+
+    async fn provider_of(&self, m: &Member) -> Result<OAuthProvider> {
+        let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;
+        self.db().get_oauth_provider(&entry.0.guid).await?.ok_or_else(|| {
+            Error::bad_request(format!("institution `{}` has no OAuth provider configured", entry.0.code))
+        })
+    }
+
+    /// Issues a fresh window URI for an OAuth member and records it on the member.
+    pub(crate) async fn issue_window(&self, m: &mut Member, opts: &WindowOptions) -> Result<String> {
+        self.provider_of(m).await?;
+        let state = random_token();
+        let verifier = random_token();
+        let (key_id, sealed) = self.inner.keyring.seal(format!("oauth-state:{state}").as_bytes(), verifier.as_bytes());
+        let now = self.now();
+        let app = opts.referral_source.as_deref() == Some("APP");
+        self.db()
+            .insert_oauth_state(&OAuthState {
+                state: state.clone(),
+                member_guid: m.guid.clone(),
+                client_id: m.client_id.clone(),
+                verifier_key_id: key_id,
+                verifier_sealed: sealed,
+                // MX honours the redirect and the scheme only for apps.
+                client_redirect_url: if app { opts.client_redirect_url.clone() } else { None },
+                referral_source: opts.referral_source.clone(),
+                ui_message_webview_url_scheme: if app { opts.ui_message_webview_url_scheme.clone() } else { None },
+                enable_app2app: opts.enable_app2app,
+                skip_aggregation: opts.skip_aggregation,
+                created_at: now,
+                expires_at: now + WINDOW_TTL,
+                opened_at: None,
+                completed_at: None,
+            })
+            .await?;
+        let uri = format!("{}/oauth/start/{state}", self.public_url());
+        m.oauth_window_uri = Some(uri.clone());
+        m.updated_at = now;
+        self.db().update_member_progress(m).await?;
+        Ok(uri)
+    }
+
+    /// `GET .../members/{m}/oauth_window_uri`: a fresh one-time URI.
+    pub async fn oauth_window_uri(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+        opts: WindowOptions,
+    ) -> Result<Member> {
+        crate::validate::opt_text("client_redirect_url", opts.client_redirect_url.as_deref(), 2048)?;
+        crate::validate::opt_text("ui_message_webview_url_scheme", opts.ui_message_webview_url_scheme.as_deref(), 255)?;
+        if let Some(r) = &opts.referral_source
+            && r != "APP"
+            && r != "BROWSER"
+        {
+            return Err(Error::bad_request("referral_source must be APP or BROWSER"));
+        }
+        if let Some(u) = &opts.client_redirect_url {
+            with_query(u, &[]).map_err(|_| Error::bad_request("client_redirect_url must be an absolute URL"))?;
+        }
+        let mut m = self.get_member(client, user, member).await?;
+        if !m.is_oauth {
+            return Err(Error::bad_request("the member does not connect through OAuth (is_oauth is false)"));
+        }
+        self.issue_window(&mut m, &opts).await?;
+        Ok(m)
+    }
+
+    /// Follows a window URI: marks it used and answers the provider's authorization URL.
+    pub async fn oauth_start(&self, state: &str) -> std::result::Result<String, OAuthPageError> {
+        let expired = || {
+            OAuthPageError::new(410, "This link has expired or was already used. Go back to the app and start again.")
+        };
+        let s = self.db().get_oauth_state(state).await.map_err(Error::from)?.ok_or_else(expired)?;
+        if !self.db().open_oauth_state(state, self.now()).await.map_err(Error::from)? {
+            return Err(expired());
+        }
+        let m = self
+            .db()
+            .get_member_for_job(&s.member_guid)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| OAuthPageError::new(404, "This connection no longer exists."))?;
+        let provider = self.provider_of(&m).await?;
+        let verifier = self.open_verifier(&s)?;
+        let url = with_query(
+            &self.provider_url(&provider.authorize_url),
+            &[
+                ("response_type", "code"),
+                ("client_id", &provider.client_id),
+                ("redirect_uri", &self.callback_url()),
+                ("state", state),
+                ("code_challenge", &s256(&verifier)),
+                ("code_challenge_method", "S256"),
+                ("scope", &provider.scopes),
+            ],
+        )?;
+        Ok(url)
+    }
+
+    fn open_verifier(&self, s: &OAuthState) -> std::result::Result<String, OAuthPageError> {
+        let plain = self
+            .inner
+            .keyring
+            .open(&s.verifier_key_id, &s.verifier_sealed, format!("oauth-state:{}", s.state).as_bytes())
+            .map_err(|e| Error::Internal(format!("oauth state: {e}")))?;
+        Ok(String::from_utf8(plain).map_err(|_| Error::Internal("oauth state: malformed verifier".into()))?)
+    }
+
+    /// The provider's redirect back: exchanges the code, stores the tokens and queues the
+    /// aggregation; or records a denial. A reused or expired state changes nothing.
+    pub async fn oauth_callback(
+        &self,
+        state: Option<&str>,
+        code: Option<&str>,
+        error: Option<&str>,
+    ) -> std::result::Result<OAuthDone, OAuthPageError> {
+        let state = state
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| OAuthPageError::new(400, "The institution's answer has no state parameter."))?;
+        let invalid = || {
+            OAuthPageError::new(
+                400,
+                "This sign-in has expired or was already completed. Go back to the app and start again.",
+            )
+        };
+        let s = self.db().get_oauth_state(state).await.map_err(Error::from)?.ok_or_else(invalid)?;
+        if !self.db().complete_oauth_state(state, self.now()).await.map_err(Error::from)? {
+            return Err(invalid());
+        }
+        let mut m = self
+            .db()
+            .get_member_for_job(&s.member_guid)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| OAuthPageError::new(404, "This connection no longer exists."))?;
+        let done = |status: &'static str, reason: Option<&'static str>, m: &Member| -> OAuthDone {
+            OAuthDone {
+                member_guid: m.guid.to_string(),
+                user_guid: m.user_guid.to_string(),
+                status,
+                error_reason: reason,
+                app_redirect: app_redirect(&s, m, status, reason),
+            }
+        };
+        if let Some(e) = error {
+            if e == "access_denied" {
+                m.connection_status = ConnectionStatus::DENIED;
+                m.connection_status_message = Some("The user denied access at the institution.".into());
+                m.updated_at = self.now();
+                self.db().update_member_progress(&m).await.map_err(Error::from)?;
+                return Ok(done("error", Some("DENIED"), &m));
+            }
+            tracing::warn!(member = %m.guid, error = e, "the oauth provider answered with an error");
+            return Ok(done("error", Some("PROVIDER_ERROR"), &m));
+        }
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| OAuthPageError::new(400, "The institution's answer has no authorization code."))?;
+        let provider = self.provider_of(&m).await?;
+        let verifier = self.open_verifier(&s)?;
+        let tokens = match self
+            .token_request(
+                &provider,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &self.callback_url()),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(member = %m.guid, error = %e, "oauth code exchange failed");
+                return Ok(done("error", Some("PROVIDER_ERROR"), &m));
+            }
+        };
+        self.store_tokens(&m, &tokens).await?;
+        let now = self.now();
+        m.connection_status = ConnectionStatus::CONNECTED;
+        m.connection_status_message = ConnectionStatus::CONNECTED.default_message().map(str::to_owned);
+        m.oauth_window_uri = None;
+        m.updated_at = now;
+        self.db().update_member_progress(&m).await.map_err(Error::from)?;
+        if !s.skip_aggregation {
+            let payload = m.callback_payload.clone();
+            self.start_job(&mut m, JobType::Aggregation, false, payload).await?;
+        }
+        Ok(done("success", None, &m))
+    }
+
+    async fn store_tokens(&self, m: &Member, t: &TokenResponse) -> Result<()> {
+        let stored = StoredTokens {
+            access_token: t.access_token.clone(),
+            refresh_token: t.refresh_token.clone(),
+            expires_at: t.expires_in.map(|s| (self.now() + Duration::seconds(s)).unix_timestamp()),
+        };
+        let plain = serde_json::to_vec(&stored).unwrap_or_default();
+        let (key_id, sealed) = self.inner.keyring.seal(format!("oauth:{}", m.guid).as_bytes(), &plain);
+        self.db().set_member_tokens(&m.guid, &key_id, &sealed).await?;
+        Ok(())
+    }
+
+    /// POSTs a form to the provider's token endpoint (RFC 6749 §4.1.3, §6).
+    async fn token_request(&self, provider: &OAuthProvider, params: &[(&str, &str)]) -> Result<TokenResponse> {
+        let mut form: Vec<(&str, String)> = params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        form.push(("client_id", provider.client_id.clone()));
+        if let (Some(k), Some(s)) = (&provider.client_secret_key_id, &provider.client_secret_sealed) {
+            let secret = self
+                .inner
+                .keyring
+                .open(k, s, b"oauth-client-secret")
+                .map_err(|e| Error::Internal(format!("oauth client secret: {e}")))?;
+            form.push(("client_secret", String::from_utf8_lossy(&secret).into_owned()));
+        }
+        let url = self.provider_url(&provider.token_url);
+        let body = form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+        let response = self
+            .inner
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Error::Internal(format!("token endpoint {url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| Error::Internal(format!("token endpoint {url}: {e}")))?;
+        if !status.is_success() {
+            return Err(Error::bad_request(format!(
+                "the token endpoint answered {status}: {}",
+                text.chars().take(200).collect::<String>()
+            )));
+        }
+        serde_json::from_str(&text)
+            .map_err(|_| Error::bad_request("the token endpoint's answer is not a token response"))
+    }
+
+    /// The access token of an OAuth member, refreshed first when it is about to expire.
+    pub(crate) async fn oauth_access_token(&self, m: &Member) -> Result<Option<Secret>> {
+        let Some(sealed) = self.db().get_member_credentials(&m.guid).await? else { return Ok(None) };
+        if sealed.sealed.is_empty() {
+            return Ok(None);
+        }
+        let plain = self
+            .inner
+            .keyring
+            .open(&sealed.key_id, &sealed.sealed, format!("oauth:{}", m.guid).as_bytes())
+            .map_err(|e| Error::Internal(format!("member {}: {e}", m.guid)))?;
+        let tokens: StoredTokens = serde_json::from_slice(&plain)
+            .map_err(|_| Error::Internal(format!("member {}: sealed tokens are malformed", m.guid)))?;
+        let expiring = tokens.expires_at.is_some_and(|t| t <= (self.now() + REFRESH_MARGIN).unix_timestamp());
+        if !expiring {
+            return Ok(Some(Secret::new(tokens.access_token)));
+        }
+        let Some(refresh) = tokens.refresh_token.clone() else {
+            return Ok(None); // Expired for good: the user must go through OAuth again.
+        };
+        let provider = self.provider_of(m).await?;
+        match self.token_request(&provider, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await {
+            Ok(mut fresh) => {
+                // Providers may omit the refresh token when it does not rotate.
+                fresh.refresh_token = fresh.refresh_token.or(Some(refresh));
+                self.store_tokens(m, &fresh).await?;
+                Ok(Some(Secret::new(fresh.access_token)))
+            }
+            Err(e) => {
+                tracing::warn!(member = %m.guid, error = %e, "oauth token refresh failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Checks an authorization request to the sandbox provider.
+    pub fn sandbox_check_authorize(&self, p: &AuthorizeParams) -> std::result::Result<(), OAuthPageError> {
+        let bad = |m: &str| Err(OAuthPageError::new(400, m));
+        if p.response_type.as_deref() != Some("code") {
+            return bad("response_type must be `code`.");
+        }
+        if p.client_id.as_deref() != Some(SANDBOX_CLIENT_ID) {
+            return bad("Unknown client_id.");
+        }
+        if p.redirect_uri.as_deref() != Some(self.callback_url().as_str()) {
+            return bad("redirect_uri is not registered for this client.");
+        }
+        if p.state.as_deref().is_none_or(str::is_empty) {
+            return bad("state is required.");
+        }
+        if p.code_challenge_method.as_deref() != Some("S256")
+            || p.code_challenge.as_deref().is_none_or(|c| c.len() < 43)
+        {
+            return bad("PKCE is required: code_challenge with code_challenge_method=S256.");
+        }
+        Ok(())
+    }
+
+    /// The end user pressed Authorize or Deny on the sandbox bank's page: where to send them.
+    pub async fn sandbox_decide(
+        &self,
+        p: &AuthorizeParams,
+        approve: bool,
+    ) -> std::result::Result<String, OAuthPageError> {
+        self.sandbox_check_authorize(p)?;
+        let (redirect, state) = (p.redirect_uri.clone().unwrap_or_default(), p.state.clone().unwrap_or_default());
+        if !approve {
+            return Ok(with_query(&redirect, &[("error", "access_denied"), ("state", &state)])?);
+        }
+        let code = random_token();
+        self.db()
+            .insert_sandbox_code(&SandboxCode {
+                code: code.clone(),
+                client_id: SANDBOX_CLIENT_ID.into(),
+                redirect_uri: redirect.clone(),
+                code_challenge: p.code_challenge.clone().unwrap_or_default(),
+                expires_at: ferry_store_micros(self.now() + CODE_TTL),
+                used_at: None,
+            })
+            .await
+            .map_err(Error::from)?;
+        Ok(with_query(&redirect, &[("code", &code), ("state", &state)])?)
+    }
+
+    /// The sandbox provider's token endpoint.
+    pub async fn sandbox_token(&self, r: &TokenRequest) -> std::result::Result<TokenResponse, TokenError> {
+        if r.client_id.as_deref() != Some(SANDBOX_CLIENT_ID) {
+            return Err(token_error("invalid_client", "unknown client_id"));
+        }
+        let issue = || TokenResponse {
+            access_token: format!("sbx-at-{}", random_token()),
+            token_type: "Bearer".into(),
+            expires_in: Some(SANDBOX_TOKEN_SECONDS),
+            refresh_token: Some(format!("sbx-rt-{}", random_token())),
+            scope: Some("accounts transactions".into()),
+        };
+        match r.grant_type.as_deref() {
+            Some("authorization_code") => {
+                let code = r.code.as_deref().ok_or_else(|| token_error("invalid_request", "code is required"))?;
+                let verifier = r
+                    .code_verifier
+                    .as_deref()
+                    .ok_or_else(|| token_error("invalid_request", "code_verifier is required"))?;
+                let stored = self
+                    .db()
+                    .take_sandbox_code(code, self.now())
+                    .await
+                    .map_err(|_| token_error("server_error", "the code could not be read"))?
+                    .ok_or_else(|| token_error("invalid_grant", "the code is unknown, expired or already used"))?;
+                if r.redirect_uri.as_deref() != Some(stored.redirect_uri.as_str()) {
+                    return Err(token_error("invalid_grant", "redirect_uri does not match the authorization request"));
+                }
+                if s256(verifier) != stored.code_challenge {
+                    return Err(token_error("invalid_grant", "code_verifier does not match the code_challenge"));
+                }
+                Ok(issue())
+            }
+            Some("refresh_token") => match r.refresh_token.as_deref() {
+                Some(t) if t.starts_with("sbx-rt-") => Ok(issue()),
+                _ => Err(token_error("invalid_grant", "unknown refresh_token")),
+            },
+            _ => Err(token_error("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")),
+        }
+    }
+}
+
+fn ferry_store_micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// For apps: the client's redirect URL (or `<scheme>://`) with the outcome as query parameters.
+fn app_redirect(s: &OAuthState, m: &Member, status: &str, reason: Option<&str>) -> Option<String> {
+    if s.referral_source.as_deref() != Some("APP") {
+        return None;
+    }
+    let base = match (&s.client_redirect_url, &s.ui_message_webview_url_scheme) {
+        (Some(u), _) => u.clone(),
+        (None, Some(scheme)) => format!("{scheme}://oauth_complete"),
+        (None, None) => return None,
+    };
+    let mut params = vec![("status", status), ("member_guid", m.guid.as_str())];
+    if let Some(r) = reason {
+        params.push(("error_reason", r));
+    }
+    with_query(&base, &params).ok()
+}
