@@ -1,6 +1,7 @@
 //! Ferry's HTTP face. Each API dialect is a module that owns its paths, JSON shapes, media
 //! types and error bodies over the same [`ferry_core::Service`]; only this crate knows HTTP.
 
+mod admin;
 mod auth;
 mod error;
 mod extract;
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ferry_core::Service;
 
+pub use admin::{deliveries_json, endpoint_json as webhook_json};
 pub use error::ApiError;
 
 /// The largest request body accepted; larger ones get 413.
@@ -27,6 +29,7 @@ pub fn router(service: Service) -> Router {
         .route("/health", get(health))
         .merge(platform::routes())
         .merge(oauth::routes())
+        .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

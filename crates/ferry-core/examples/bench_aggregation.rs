@@ -33,6 +33,7 @@ async fn main() -> Result<(), common::BoxError> {
         }
         let user = users.last().ok_or("no user")?;
         let new = NewMember {
+            skip_webhook: false,
             institution: "mxbank".into(),
             credentials: vec![
                 SubmittedCredential { guid: LOGIN.into(), value: Secret::new("mxuser") },

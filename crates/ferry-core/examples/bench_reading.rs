@@ -26,6 +26,7 @@ async fn main() -> Result<(), common::BoxError> {
     let (db, service, client) = (bench.db.clone(), bench.service.clone(), bench.client.clone());
     let user = service.create_user(&client, NewUser::default()).await?;
     let new = NewMember {
+        skip_webhook: false,
         institution: "mxbank".into(),
         credentials: vec![
             SubmittedCredential {

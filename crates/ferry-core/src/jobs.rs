@@ -59,6 +59,15 @@ pub enum JobStart {
     AlreadyActive(Job),
 }
 
+/// What a job brought in, for its webhook.
+#[derive(Debug, Default)]
+struct PullSummary {
+    /// Guids of the accounts the job's records cover (verify, identify).
+    accounts: Vec<String>,
+    /// Statements new to Ferry.
+    records_created: u64,
+}
+
 /// A job's sealed continuation after MFA: the connector's state and the user's answers.
 #[derive(Serialize, Deserialize)]
 struct Continuation {
@@ -289,7 +298,9 @@ impl Service {
         m.connection_status_message = status_message(ConnectionStatus::RESUMED);
         m.is_being_aggregated = true;
         m.updated_at = now;
-        self.db().update_member_progress(&m).await?;
+        let events = self.status_events(&m, job.callback_payload.clone());
+        self.db().update_member_progress_with(&m, &events).await?;
+        self.events_written();
         self.inner.work.notify_one();
         Ok(m)
     }
@@ -338,7 +349,9 @@ impl Service {
             {
                 self.set_status(&mut m, ConnectionStatus::EXPIRED, now);
                 m.is_being_aggregated = false;
-                self.db().update_member_progress(&m).await?;
+                let events = self.status_events(&m, job.callback_payload.clone());
+                self.db().update_member_progress_with(&m, &events).await?;
+                self.events_written();
             }
         }
         Ok(stale.len())
@@ -469,9 +482,11 @@ impl Service {
             Ok(LoginOutcome::Connected(session)) => {
                 member.is_authenticated = true;
                 self.set_status(&mut member, ConnectionStatus::CONNECTED, self.now());
-                self.db().update_member_progress(&member).await?;
+                let events = self.status_events(&member, job.callback_payload.clone());
+                self.db().update_member_progress_with(&member, &events).await?;
+                self.events_written();
                 match self.pull_data(connector.as_ref(), &session, &mut member, &mut job, worker).await {
-                    Ok(()) => {
+                    Ok(summary) => {
                         let done = self.now();
                         member.successfully_aggregated_at = Some(done);
                         member.is_being_aggregated = false;
@@ -479,7 +494,8 @@ impl Service {
                         member.updated_at = done;
                         job.status = JobStatus::Succeeded;
                         job.outcome = Some(ConnectionStatus::CONNECTED.as_str().into());
-                        self.finish(job, member, worker, done).await
+                        let data = self.data_event(&member, &job, &summary.accounts, summary.records_created);
+                        self.finish(job, member, worker, done, vec![data]).await
                     }
                     Err(ConnectorError::Failure(f)) => self.fail(job, member, f.status(), None, worker).await,
                     Err(e) => self.fail(job, member, ConnectionStatus::FAILED, Some(e.to_string()), worker).await,
@@ -497,7 +513,9 @@ impl Service {
                 }
                 member.is_being_aggregated = false;
                 self.set_status(&mut member, ConnectionStatus::CHALLENGED, at);
-                self.db().update_member_progress(&member).await?;
+                let events = self.status_events(&member, job.callback_payload.clone());
+                self.db().update_member_progress_with(&member, &events).await?;
+                self.events_written();
                 Ok(())
             }
             Ok(LoginOutcome::Failed(f)) => {
@@ -538,15 +556,27 @@ impl Service {
         job.error_message = error;
         member.is_being_aggregated = false;
         self.set_status(&mut member, status, now);
-        self.finish(job, member, worker, now).await
+        self.finish(job, member, worker, now, Vec::new()).await
     }
 
-    async fn finish(&self, mut job: Job, member: Member, worker: &str, now: OffsetDateTime) -> Result<()> {
+    /// Ends a job; the member's update carries the job's webhooks (`data`, and the status
+    /// events if its status changed) in the same transaction.
+    async fn finish(
+        &self,
+        mut job: Job,
+        member: Member,
+        worker: &str,
+        now: OffsetDateTime,
+        data: Vec<ferry_store::NewEvent>,
+    ) -> Result<()> {
         job.finished_at = Some(now);
         job.updated_at = now;
         job.challenges = Vec::new();
         if self.db().update_job(&job, Some(worker), Some(None)).await? {
-            self.db().update_member_progress(&member).await?;
+            let mut events = self.status_events(&member, job.callback_payload.clone());
+            events.always = data;
+            self.db().update_member_progress_with(&member, &events).await?;
+            self.events_written();
         }
         Ok(())
     }
@@ -559,7 +589,7 @@ impl Service {
         member: &mut Member,
         job: &mut Job,
         worker: &str,
-    ) -> std::result::Result<(), ConnectorError> {
+    ) -> std::result::Result<PullSummary, ConnectorError> {
         let store = |e: StoreError| ConnectorError::Other(Error::from(e).to_string());
         let now = self.now();
         let accounts = connector.accounts(session).await?;
@@ -603,27 +633,40 @@ impl Service {
         let guids: HashMap<String, AccountGuid> =
             self.db().account_guids_by_external_id(&member.guid).await.map_err(store)?.into_iter().collect();
         member.has_processed_accounts = true;
+        // The accounts a set of records covers (the VERIFICATION and IDENTITY webhooks list them).
+        let covered = |data: &[(RecordData, Option<Vec<u8>>)]| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for (d, _) in data {
+                if let Some(g) = guids.get(d.account_id())
+                    && !out.contains(&g.to_string())
+                {
+                    out.push(g.to_string());
+                }
+            }
+            out
+        };
+        let mut summary = PullSummary::default();
         match job.job_type {
-            JobType::Balance => Ok(()), // Balances only.
+            JobType::Balance => {} // Balances only.
             JobType::Verification => {
                 let numbers = connector.account_numbers(session).await?;
-                let data = numbers.into_iter().map(|d| (RecordData::AccountNumber(d), None)).collect();
+                let data: Vec<_> = numbers.into_iter().map(|d| (RecordData::AccountNumber(d), None)).collect();
+                summary.accounts = covered(&data);
                 self.store_records(member, &guids, RecordKind::AccountNumber, data, true).await?;
                 member.has_processed_account_numbers = true;
-                Ok(())
             }
             JobType::Identification => {
                 let owners = connector.account_owners(session).await?;
-                let data = owners.into_iter().map(|d| (RecordData::AccountOwner(d), None)).collect();
+                let data: Vec<_> = owners.into_iter().map(|d| (RecordData::AccountOwner(d), None)).collect();
+                summary.accounts = covered(&data);
                 self.store_records(member, &guids, RecordKind::AccountOwner, data, true).await?;
-                Ok(())
             }
             JobType::Statement => {
                 let statements = connector.statements(session).await?;
                 let data = statements.into_iter().map(|s| (RecordData::Statement(s.data), Some(s.pdf))).collect();
                 // Statements are history: one the institution stops listing is kept.
-                self.store_records(member, &guids, RecordKind::Statement, data, false).await?;
-                Ok(())
+                summary.records_created =
+                    self.store_records(member, &guids, RecordKind::Statement, data, false).await?;
             }
             JobType::Aggregation | JobType::History => {
                 self.pull_transactions(connector, session, member, job, worker, &accounts, &guids).await?;
@@ -637,9 +680,9 @@ impl Service {
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(())
             }
         }
+        Ok(summary)
     }
 
     /// Stores records the connector reported for the member's accounts (records of accounts it

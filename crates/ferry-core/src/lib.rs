@@ -13,6 +13,7 @@ mod oauth;
 pub mod secrets;
 mod users;
 mod validate;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
 pub use data::{AccountFilter, DataScope};
 pub use edits::{AccountInput, MANUAL_INSTITUTION_CODE, TransactionEdit};
 pub use error::{Error, Result};
-pub use ferry_store::{Db, InstitutionFilter, UserFilter};
+pub use ferry_store::{AttemptLog, Db, DeliveryLog, InstitutionFilter, UserFilter, WebhookEndpoint};
 pub use institutions::InstitutionRef;
 pub use jobs::{Connectors, JobStart};
 pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
@@ -30,6 +31,7 @@ pub use oauth::{
 };
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
+pub use webhooks::{EVENT_TYPES, MAX_RETRIES, WebhookPolicy, check_webhook_url, sign};
 
 /// The application: database, secrets, clock and id source, shared by every request.
 #[derive(Clone)]
@@ -48,8 +50,12 @@ struct Inner {
     config: Config,
     /// Outbound HTTP (OAuth token endpoints).
     http: reqwest::Client,
+    /// Outbound HTTP to webhook receivers, behind the address policy.
+    webhook_http: reqwest::Client,
     /// Wakes in-process workers when a job is queued.
     work: tokio::sync::Notify,
+    /// Wakes the in-process webhook deliverer when events may have been written.
+    outbox: tokio::sync::Notify,
     /// When this process last expired challenges and scheduled background aggregation.
     housekeeping_at: std::sync::Mutex<Option<time::OffsetDateTime>>,
 }
@@ -71,6 +77,8 @@ pub struct Config {
     /// The URL end users and OAuth providers reach Ferry at (window URIs, the OAuth callback,
     /// the sandbox provider's pages).
     pub public_url: String,
+    /// Which webhook addresses may be called.
+    pub webhooks: webhooks::WebhookPolicy,
 }
 
 impl Default for Config {
@@ -81,6 +89,7 @@ impl Default for Config {
             lease: time::Duration::seconds(60),
             aggregation_throttle: time::Duration::hours(3),
             public_url: "http://127.0.0.1:8080".into(),
+            webhooks: webhooks::WebhookPolicy::default(),
         }
     }
 }
@@ -91,6 +100,7 @@ impl Service {
     }
 
     pub fn with_config(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>, config: Config) -> Self {
+        let webhook_http = webhooks::webhook_client(config.webhooks);
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -106,7 +116,9 @@ impl Service {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .unwrap_or_default(),
+                webhook_http,
                 work: tokio::sync::Notify::new(),
+                outbox: tokio::sync::Notify::new(),
                 housekeeping_at: std::sync::Mutex::new(None),
             }),
         }

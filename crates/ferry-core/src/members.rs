@@ -38,6 +38,8 @@ pub struct MemberPatch {
     pub use_cases: Option<Vec<UseCase>>,
     pub skip_aggregation: Option<bool>,
     pub callback_payload: Option<String>,
+    /// `MX-Skip-Webhook`: no MEMBER updated webhook for this request.
+    pub skip_webhook: bool,
 }
 
 impl MemberPatch {
@@ -220,8 +222,14 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        match self.db().insert_member(&member, &sealed).await {
+        let events = if new.skip_webhook {
+            Vec::new()
+        } else {
+            vec![self.member_event(&member, "created", member.callback_payload.clone())]
+        };
+        match self.db().insert_member(&member, &sealed, &events).await {
             Ok(()) => {
+                self.events_written();
                 let mut member = member;
                 let aggregation_requested = !new.skip_aggregation && !member.is_oauth;
                 if aggregation_requested {
@@ -400,8 +408,29 @@ impl Service {
             }),
             updated_at: self.now(),
         };
-        match self.db().update_member(&client.id, &m.guid, &changes).await {
-            Ok(true) => {}
+        // The member as this update leaves it, for its MEMBER updated webhook.
+        let mut after = m.clone();
+        if let Some(id) = &patch.id {
+            after.id = id.clone();
+        }
+        if let Some(md) = &patch.metadata {
+            after.metadata = md.clone();
+        }
+        if let Some(b) = patch.background_aggregation_is_disabled {
+            after.background_aggregation_is_disabled = b;
+        }
+        if new_credentials.is_some() {
+            after.connection_status = updated;
+            after.connection_status_message = updated.default_message().map(str::to_owned);
+        }
+        after.updated_at = changes.updated_at;
+        let events = if patch.skip_webhook {
+            Vec::new()
+        } else {
+            vec![self.member_event(&after, "updated", patch.callback_payload.clone())]
+        };
+        match self.db().update_member(&client.id, &m.guid, &changes, &events).await {
+            Ok(true) => self.events_written(),
             Ok(false) => return Err(Error::NotFound("member")),
             Err(StoreError::Conflict(_)) => {
                 let fingerprint = new_credentials.as_ref().map(|(s, _)| s.fingerprint.clone()).unwrap_or_default();
@@ -421,10 +450,18 @@ impl Service {
     }
 
     /// Deletes the member and everything aggregated through it.
-    pub async fn delete_member(&self, client: &Client, user: &UserRef, member: &MemberRef) -> Result<()> {
+    pub async fn delete_member(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        member: &MemberRef,
+        skip_webhook: bool,
+    ) -> Result<()> {
         let user = self.get_user(client, user).await?;
         let m = self.find_member(client, &user, member).await?;
-        if self.db().delete_member(&client.id, &user.guid, &m.guid).await? {
+        let events = if skip_webhook { Vec::new() } else { vec![self.member_event(&m, "deleted", None)] };
+        if self.db().delete_member(&client.id, &user.guid, &m.guid, &events).await? {
+            self.events_written();
             Ok(())
         } else {
             Err(Error::NotFound("member"))

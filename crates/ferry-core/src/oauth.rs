@@ -322,7 +322,9 @@ impl Service {
                 m.connection_status = ConnectionStatus::DENIED;
                 m.connection_status_message = Some("The user denied access at the institution.".into());
                 m.updated_at = self.now();
-                self.db().update_member_progress(&m).await.map_err(Error::from)?;
+                let events = self.status_events(&m, m.callback_payload.clone());
+                self.db().update_member_progress_with(&m, &events).await.map_err(Error::from)?;
+                self.events_written();
                 return Ok(done("error", Some("DENIED"), &m));
             }
             tracing::warn!(member = %m.guid, error = e, "the oauth provider answered with an error");
@@ -357,7 +359,9 @@ impl Service {
         m.connection_status_message = ConnectionStatus::CONNECTED.default_message().map(str::to_owned);
         m.oauth_window_uri = None;
         m.updated_at = now;
-        self.db().update_member_progress(&m).await.map_err(Error::from)?;
+        let events = self.status_events(&m, m.callback_payload.clone());
+        self.db().update_member_progress_with(&m, &events).await.map_err(Error::from)?;
+        self.events_written();
         if !s.skip_aggregation {
             let payload = m.callback_payload.clone();
             self.start_job(&mut m, JobType::Aggregation, false, payload).await?;

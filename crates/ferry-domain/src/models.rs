@@ -157,6 +157,8 @@ pub struct NewMember {
     pub referral_source: Option<String>,
     pub ui_message_webview_url_scheme: Option<String>,
     pub callback_payload: Option<String>,
+    /// `MX-Skip-Webhook`: no MEMBER created webhook for this request.
+    pub skip_webhook: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

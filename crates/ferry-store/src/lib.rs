@@ -25,6 +25,7 @@ mod oauth;
 mod records;
 mod transactions;
 mod users;
+mod webhooks;
 
 pub use clients::ClientRecord;
 pub use institutions::InstitutionFilter;
@@ -35,6 +36,7 @@ pub use oauth::{OAuthProvider, OAuthState, SandboxCode};
 pub use records::{NewRecord, RecordScope};
 pub use transactions::TransactionScope;
 pub use users::UserFilter;
+pub use webhooks::{AttemptLog, AttemptOutcome, DeliveryLog, DueDelivery, MemberEvents, NewEvent, WebhookEndpoint};
 
 /// Runs `$body` with `$conn` bound to a `&mut` connection that should serve a read: one of
 /// SQLite's reader connections, or a pooled PostgreSQL connection. The body is expanded once

@@ -8,6 +8,7 @@ use ferry_domain::{
 use sqlx::{FromRow, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::webhooks::{MemberEvents, NewEvent, insert_events};
 use crate::{Db, Result, StoreError, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros};
 
 /// The most member inserts one statement carries (35 parameters each).
@@ -18,6 +19,21 @@ const MAX_BATCH: usize = 64;
 pub(crate) struct PendingInsert {
     member: Member,
     credentials: SealedCredentials,
+    events: Vec<NewEvent>,
+}
+
+/// Inserts a batch and the events of the rows that went in, in one transaction.
+macro_rules! insert_batch {
+    ($conn:expr, $rows:expr) => {{
+        use sqlx::Connection;
+        let mut tx = $conn.begin().await?;
+        let inserted = insert_members(&mut *tx, $rows).await?;
+        for row in $rows.iter().filter(|r| inserted.contains(&r.member.guid.as_str().to_owned())) {
+            insert_events!(tx, &row.events);
+        }
+        tx.commit().await?;
+        Ok::<Vec<String>, StoreError>(inserted)
+    }};
 }
 
 pub(crate) type InsertQueue = mpsc::Sender<(PendingInsert, oneshot::Sender<Result<()>>)>;
@@ -33,7 +49,8 @@ pub(crate) fn start_insert_queue(writer: std::sync::Arc<tokio::sync::Mutex<sqlx:
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let (rows, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
             let mut conn = writer.lock().await;
-            match insert_members(&mut *conn, &rows).await {
+            let outcome: Result<Vec<String>> = async { insert_batch!(conn, &rows) }.await;
+            match outcome {
                 Ok(inserted) => {
                     for (row, reply) in rows.iter().zip(replies) {
                         let outcome = if inserted.contains(&row.member.guid.as_str().to_owned()) {
@@ -48,7 +65,8 @@ pub(crate) fn start_insert_queue(writer: std::sync::Arc<tokio::sync::Mutex<sqlx:
                 // statement: retry each row alone so only that one fails.
                 Err(_) if rows.len() > 1 => {
                     for (row, reply) in rows.iter().zip(replies) {
-                        let outcome = match insert_members(&mut *conn, std::slice::from_ref(row)).await {
+                        let one: Result<Vec<String>> = async { insert_batch!(conn, std::slice::from_ref(row)) }.await;
+                        let outcome = match one {
                             Ok(inserted) if inserted.is_empty() => Err(StoreError::Conflict("members")),
                             Ok(_) => Ok(()),
                             Err(e) => Err(e),
@@ -287,8 +305,8 @@ impl Db {
     ///
     /// On SQLite the insert goes through the group-commit queue: concurrent inserts share one
     /// statement and one commit on the single writer connection.
-    pub async fn insert_member(&self, m: &Member, credentials: &SealedCredentials) -> Result<()> {
-        let pending = PendingInsert { member: m.clone(), credentials: credentials.clone() };
+    pub async fn insert_member(&self, m: &Member, credentials: &SealedCredentials, events: &[NewEvent]) -> Result<()> {
+        let pending = PendingInsert { member: m.clone(), credentials: credentials.clone(), events: events.to_vec() };
         match self {
             Db::Sqlite(s) => {
                 let (reply, answer) = oneshot::channel();
@@ -296,7 +314,9 @@ impl Db {
                 answer.await.map_err(|_| StoreError::Closed)?
             }
             Db::Postgres(pool) => {
-                let inserted = insert_members(pool, std::slice::from_ref(&pending)).await?;
+                let mut conn = pool.acquire().await?;
+                let rows = std::slice::from_ref(&pending);
+                let inserted: Vec<String> = async { insert_batch!(conn, rows) }.await?;
                 if inserted.is_empty() { Err(StoreError::Conflict("members")) } else { Ok(()) }
             }
         }
@@ -368,10 +388,19 @@ impl Db {
     /// Applies the fields a member update changes, and nothing else, in one statement: fields
     /// aggregation moves meanwhile are left alone, and the duplicate guard sees new credentials
     /// at once. False when the member is gone.
-    pub async fn update_member(&self, client: &ClientId, guid: &MemberGuid, c: &MemberChanges<'_>) -> Result<bool> {
+    pub async fn update_member(
+        &self,
+        client: &ClientId,
+        guid: &MemberGuid,
+        c: &MemberChanges<'_>,
+        events: &[NewEvent],
+    ) -> Result<bool> {
         let creds = c.credentials.as_ref();
-        let done = on_writer!(self, |conn| sqlx::query(
-            "UPDATE members SET
+        let done = on_writer!(self, |conn| {
+            use sqlx::Connection;
+            let mut tx = conn.begin().await?;
+            let n = sqlx::query(
+                "UPDATE members SET
                 id = CASE WHEN $1 THEN $2 ELSE id END,
                 metadata = CASE WHEN $3 THEN $4 ELSE metadata END,
                 background_aggregation_is_disabled = COALESCE($5, background_aggregation_is_disabled),
@@ -385,43 +414,62 @@ impl Db {
                 credentials_sealed = COALESCE($13, credentials_sealed),
                 credentials_fingerprint = COALESCE($14, credentials_fingerprint),
                 updated_at = $15
-             WHERE guid = $16 AND client_id = $17"
-        )
-        .bind(c.id.is_some())
-        .bind(c.id.flatten())
-        .bind(c.metadata.is_some())
-        .bind(c.metadata.flatten())
-        .bind(c.background_aggregation_is_disabled)
-        .bind(c.use_cases.map(|u| join_list(u.iter().map(|u| u.as_str()))))
-        .bind(c.callback_payload)
-        .bind(creds.map(|x| x.status.as_str()))
-        .bind(creds.is_some())
-        .bind(creds.and_then(|x| x.message))
-        .bind(creds.map(|x| join_list(x.guids.iter().map(|g| g.as_str()))))
-        .bind(creds.map(|x| x.sealed.key_id.as_str()))
-        .bind(creds.map(|x| x.sealed.sealed.as_str()))
-        .bind(creds.map(|x| x.sealed.fingerprint.as_str()))
-        .bind(to_micros(c.updated_at))
-        .bind(guid.as_str())
-        .bind(client.as_str())
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(on_unique("members"))?;
+             WHERE guid = $16 AND client_id = $17",
+            )
+            .bind(c.id.is_some())
+            .bind(c.id.flatten())
+            .bind(c.metadata.is_some())
+            .bind(c.metadata.flatten())
+            .bind(c.background_aggregation_is_disabled)
+            .bind(c.use_cases.map(|u| join_list(u.iter().map(|u| u.as_str()))))
+            .bind(c.callback_payload)
+            .bind(creds.map(|x| x.status.as_str()))
+            .bind(creds.is_some())
+            .bind(creds.and_then(|x| x.message))
+            .bind(creds.map(|x| join_list(x.guids.iter().map(|g| g.as_str()))))
+            .bind(creds.map(|x| x.sealed.key_id.as_str()))
+            .bind(creds.map(|x| x.sealed.sealed.as_str()))
+            .bind(creds.map(|x| x.sealed.fingerprint.as_str()))
+            .bind(to_micros(c.updated_at))
+            .bind(guid.as_str())
+            .bind(client.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(on_unique("members"))?
+            .rows_affected();
+            if n == 1 {
+                insert_events!(tx, events);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(done == 1)
     }
 
     /// Deletes the member and, through the foreign keys, everything aggregated through it.
-    pub async fn delete_member(&self, client: &ClientId, user: &UserGuid, guid: &MemberGuid) -> Result<bool> {
-        let done = on_writer!(self, |conn| sqlx::query(
-            "DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3"
-        )
-        .bind(guid.as_str())
-        .bind(user.as_str())
-        .bind(client.as_str())
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+    pub async fn delete_member(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        guid: &MemberGuid,
+        events: &[NewEvent],
+    ) -> Result<bool> {
+        let done = on_writer!(self, |conn| {
+            use sqlx::Connection;
+            let mut tx = conn.begin().await?;
+            let n = sqlx::query("DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3")
+                .bind(guid.as_str())
+                .bind(user.as_str())
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_events!(tx, events);
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(done == 1)
     }
 
@@ -473,33 +521,59 @@ impl Db {
 impl Db {
     /// Writes the fields aggregation moves: status, message, flags and times, the latest job.
     pub async fn update_member_progress(&self, m: &Member) -> Result<bool> {
-        let n = on_writer!(self, |conn| sqlx::query(
-            "UPDATE members SET connection_status = $1, connection_status_message = $2,
+        self.update_member_progress_with(m, &MemberEvents::default()).await
+    }
+
+    /// As [`Db::update_member_progress`], recording `events` in the same transaction
+    /// (`on_status_change` only if the member's connection status changes).
+    pub async fn update_member_progress_with(&self, m: &Member, events: &MemberEvents) -> Result<bool> {
+        let n = on_writer!(self, |conn| {
+            use sqlx::Connection;
+            let mut tx = conn.begin().await?;
+            let before: Option<String> = if events.on_status_change.is_empty() {
+                None
+            } else {
+                sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
+                    .bind(m.guid.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+            };
+            let n = sqlx::query(
+                "UPDATE members SET connection_status = $1, connection_status_message = $2,
                 is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
                 has_processed_transactions = $6, has_processed_account_numbers = $7,
                 aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
                 most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13,
                 oauth_window_uri = $15
-             WHERE guid = $14"
-        )
-        .bind(m.connection_status.as_str())
-        .bind(&m.connection_status_message)
-        .bind(m.is_being_aggregated)
-        .bind(m.is_authenticated)
-        .bind(m.has_processed_accounts)
-        .bind(m.has_processed_transactions)
-        .bind(m.has_processed_account_numbers)
-        .bind(m.aggregated_at.map(to_micros))
-        .bind(m.successfully_aggregated_at.map(to_micros))
-        .bind(&m.most_recent_job_guid)
-        .bind(m.most_recent_job_detail_code)
-        .bind(m.needs_updated_credentials)
-        .bind(to_micros(m.updated_at))
-        .bind(m.guid.as_str())
-        .bind(&m.oauth_window_uri)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+             WHERE guid = $14",
+            )
+            .bind(m.connection_status.as_str())
+            .bind(&m.connection_status_message)
+            .bind(m.is_being_aggregated)
+            .bind(m.is_authenticated)
+            .bind(m.has_processed_accounts)
+            .bind(m.has_processed_transactions)
+            .bind(m.has_processed_account_numbers)
+            .bind(m.aggregated_at.map(to_micros))
+            .bind(m.successfully_aggregated_at.map(to_micros))
+            .bind(&m.most_recent_job_guid)
+            .bind(m.most_recent_job_detail_code)
+            .bind(m.needs_updated_credentials)
+            .bind(to_micros(m.updated_at))
+            .bind(m.guid.as_str())
+            .bind(&m.oauth_window_uri)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                insert_events!(tx, &events.always);
+                if before.is_some_and(|b| b != m.connection_status.as_str()) {
+                    insert_events!(tx, &events.on_status_change);
+                }
+            }
+            tx.commit().await?;
+            n
+        });
         Ok(n == 1)
     }
 

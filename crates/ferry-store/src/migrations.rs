@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_transaction_order_indexes"),
     migration!(7, "0007_member_records"),
     migration!(8, "0008_oauth"),
+    migration!(9, "0009_webhooks"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

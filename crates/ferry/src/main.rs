@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage webhook endpoints and read their delivery log.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -74,6 +79,78 @@ struct WorkerArgs {
     /// callback are built on it). Default: http://<listen address>.
     #[arg(long, env = "FERRY_PUBLIC_URL")]
     public_url: Option<String>,
+    #[command(flatten)]
+    webhook_policy: WebhookPolicyArgs,
+}
+
+/// Which webhook addresses the server may call (others are refused, so webhooks cannot be
+/// turned against the server's own network).
+#[derive(clap::Args, Clone, Default)]
+struct WebhookPolicyArgs {
+    /// Allow webhook URLs on loopback addresses (127.0.0.0/8, ::1, localhost).
+    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_LOOPBACK")]
+    webhooks_allow_loopback: bool,
+    /// Allow webhook URLs on private, link-local and unique-local networks.
+    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: bool,
+}
+
+impl WebhookPolicyArgs {
+    fn policy(&self) -> ferry_core::WebhookPolicy {
+        ferry_core::WebhookPolicy {
+            allow_loopback: self.webhooks_allow_loopback,
+            allow_private: self.webhooks_allow_private,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Register a webhook endpoint for a client; prints its signing secret (shown only once).
+    Add {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        url: String,
+        /// HTTP Basic username the receiver expects.
+        #[arg(long)]
+        username: Option<String>,
+        /// HTTP Basic password (or FERRY_WEBHOOK_PASSWORD).
+        #[arg(long, env = "FERRY_WEBHOOK_PASSWORD")]
+        password: Option<String>,
+        /// Event types to send (comma-separated: MEMBER, CONNECTION_STATUS, AGGREGATION, BALANCE,
+        /// HISTORY, STATEMENT, VERIFICATION, IDENTITY); all when omitted.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        policy: WebhookPolicyArgs,
+    },
+    /// List a client's webhook endpoints.
+    List {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a webhook endpoint.
+    Remove {
+        #[arg(long)]
+        client: String,
+        guid: String,
+    },
+    /// Show the delivery log: recent deliveries and their attempts.
+    Deliveries {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,8 +189,9 @@ async fn main() -> Result<()> {
         Command::Serve { listen, workers, no_workers } => serve(db, &cli.database, listen, &workers, no_workers).await,
         Command::Worker { workers } => {
             let service = service(db, &cli.database, &workers)?;
-            let handles = spawn_workers(&service, workers.workers);
-            println!("Ferry running {} aggregation worker(s)", handles.len());
+            let mut handles = spawn_workers(&service, workers.workers);
+            handles.push(spawn_deliverer(&service));
+            println!("Ferry running {} aggregation worker(s) and a webhook deliverer", handles.len() - 1);
             shutdown_signal().await;
             for h in handles {
                 h.abort();
@@ -125,6 +203,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Clients { command } => clients(db, command).await,
+        Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
     }
 }
 
@@ -157,6 +236,7 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         lease: time::Duration::seconds(workers.job_lease_secs.max(1)),
         aggregation_throttle: time::Duration::seconds(workers.aggregation_throttle_secs.max(0)),
         public_url: workers.public_url.clone().unwrap_or_else(|| ferry_core::Config::default().public_url),
+        webhooks: workers.webhook_policy.policy(),
     };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }
@@ -200,7 +280,13 @@ async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs,
         workers.public_url = Some(format!("http://{host}:{}", local.port()));
     }
     let service = service(db.clone(), database_url, &workers)?;
-    let handles = if no_workers { Vec::new() } else { spawn_workers(&service, workers.workers) };
+    let handles = if no_workers {
+        Vec::new()
+    } else {
+        let mut h = spawn_workers(&service, workers.workers);
+        h.push(spawn_deliverer(&service));
+        h
+    };
     if service.count_clients().await? == 0 {
         let (client, key) = service.create_client("development").await?;
         println!("Created a development client (its API key is shown only this once):");
@@ -278,6 +364,103 @@ async fn clients(db: Db, command: ClientsCommand) -> Result<()> {
                 .with_context(|| format!("no client {id}"))?;
             service.set_favorite_institutions(&client, &codes).await.context("cannot set favorites")?;
             println!("{} favorite institution(s) set for {id}", codes.len());
+        }
+    }
+    Ok(())
+}
+
+/// Delivers webhooks: claims due deliveries, sends them, and waits for more.
+fn spawn_deliverer(service: &Service) -> tokio::task::JoinHandle<()> {
+    let service = service.clone();
+    let name = format!("{}-{}-deliverer", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
+    tokio::spawn(async move {
+        loop {
+            match service.deliver_once(&name).await {
+                Ok(0) => service.wait_for_events(std::time::Duration::from_millis(200)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook delivery step failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
+
+async fn webhooks(db: Db, database_url: &str, command: WebhooksCommand) -> Result<()> {
+    let policy = match &command {
+        WebhooksCommand::Add { policy, .. } => policy.policy(),
+        _ => ferry_core::WebhookPolicy::default(),
+    };
+    // Secrets are sealed with the server's master key.
+    let config = ferry_core::Config { webhooks: policy, ..Default::default() };
+    let service =
+        Service::with_config(db, keyring_for(database_url)?, Arc::new(SystemClock), Arc::new(RandomIds), config);
+    let client_of = |id: &str| {
+        let id = id.to_owned();
+        let service = service.clone();
+        async move {
+            service
+                .list_clients()
+                .await?
+                .into_iter()
+                .find(|c| c.id.as_str() == id)
+                .with_context(|| format!("no client {id}"))
+        }
+    };
+    match command {
+        WebhooksCommand::Add { client, url, username, password, events, json, .. } => {
+            let client = client_of(&client).await?;
+            let (endpoint, secret) = service
+                .create_webhook(&client, &url, username, password, &events)
+                .await
+                .context("cannot add the webhook")?;
+            if json {
+                let mut body = ferry_api::webhook_json(&endpoint);
+                body["secret"] = serde_json::json!(secret);
+                println!("{body}");
+            } else {
+                println!("guid:   {}", endpoint.guid);
+                println!("url:    {}", endpoint.url);
+                println!("secret: {secret}  (shown only this once: receivers verify Ferry-Signature with it)");
+            }
+        }
+        WebhooksCommand::List { client, json } => {
+            let client = client_of(&client).await?;
+            let all = service.list_webhooks(&client).await?;
+            if json {
+                println!("{}", serde_json::Value::Array(all.iter().map(ferry_api::webhook_json).collect()));
+            } else {
+                for e in all {
+                    let types = if e.event_types.is_empty() { "all".to_owned() } else { e.event_types.clone() };
+                    println!("{}\t{}\t{types}", e.guid, e.url);
+                }
+            }
+        }
+        WebhooksCommand::Remove { client, guid } => {
+            let client = client_of(&client).await?;
+            service.delete_webhook(&client, &guid).await.with_context(|| format!("cannot remove webhook {guid}"))?;
+            println!("removed {guid}");
+        }
+        WebhooksCommand::Deliveries { client, endpoint, limit, json } => {
+            let client = client_of(&client).await?;
+            let (deliveries, attempts) = service.webhook_log(&client, endpoint.as_deref(), limit).await?;
+            if json {
+                println!("{}", ferry_api::deliveries_json(&deliveries, &attempts));
+            } else {
+                for d in deliveries {
+                    println!(
+                        "{}\t{}.{}\t{}\t{}\tattempts={}\t{}",
+                        d.event_guid,
+                        d.event_type,
+                        d.action,
+                        d.endpoint_guid,
+                        d.status,
+                        d.attempts,
+                        d.last_error.clone().or(d.last_status_code.map(|c| c.to_string())).unwrap_or_default()
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -104,6 +104,14 @@ fn products_in(values: Vec<String>) -> Result<Vec<Product>, ApiError> {
     Ok(out)
 }
 
+/// `MX-Skip-Webhook: true` asks for no entity webhook from this request.
+fn skip_webhook(headers: &HeaderMap) -> bool {
+    headers
+        .get("mx-skip-webhook")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
 fn member_body(v: Version, status: StatusCode, m: &ferry_domain::Member) -> Response {
     json::respond(v, status, json!({ "member": json::member(v, m) }))
 }
@@ -149,6 +157,7 @@ pub async fn create(
         referral_source: body.referral_source.or(f.referral_source),
         ui_message_webview_url_scheme: body.ui_message_webview_url_scheme.or(f.ui_message_webview_url_scheme),
         callback_payload,
+        skip_webhook: skip_webhook(&headers),
     };
     let created = s.create_member(&client, &user, new).await?;
     // 202 when aggregation was asked for, 200 when it was skipped (MX's create semantics).
@@ -184,6 +193,7 @@ pub async fn update(
         use_cases: f.use_cases.map(use_cases_in).transpose()?,
         skip_aggregation: f.skip_aggregation,
         callback_payload,
+        skip_webhook: skip_webhook(&headers),
     };
     let m = s.update_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, patch).await?;
     Ok(member_body(v, StatusCode::OK, &m))
@@ -194,8 +204,9 @@ pub async fn delete(
     v: Version,
     Auth(client): Auth,
     Path((user, member)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    s.delete_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?).await?;
+    s.delete_member(&client, &user_ref(v, &user)?, &member_ref(v, &member)?, skip_webhook(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

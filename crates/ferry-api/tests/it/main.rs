@@ -15,3 +15,4 @@ mod members;
 mod oauth;
 mod secrets;
 mod users;
+mod webhooks;

@@ -84,7 +84,11 @@ impl TestApp {
         // over HTTP, as it would a real institution's.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let public_url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let config = ferry_core::Config { public_url: public_url.clone(), ..Default::default() };
+        let config = ferry_core::Config {
+            public_url: public_url.clone(),
+            webhooks: ferry_core::WebhookPolicy { allow_loopback: true, allow_private: false },
+            ..Default::default()
+        };
         let service = Service::with_config(db, keyring, clock.clone(), Arc::new(FixedIds::default()), config)
             .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled));
         tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
@@ -210,5 +214,61 @@ where
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());
         }
+    }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("webhook body is JSON")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: records every request; answers 500 while `failing` > 0
+/// (counting down), else 204.
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<std::sync::Mutex<Vec<Received>>>,
+    pub failing: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let received: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
+        let failing = Arc::new(AtomicUsize::new(0));
+        let (r, f) = (received.clone(), failing.clone());
+        let app = Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let (r, f) = (r.clone(), f.clone());
+                async move {
+                    r.lock().unwrap().push(Received { headers, body });
+                    if f.load(Ordering::SeqCst) > 0 {
+                        f.fetch_sub(1, Ordering::SeqCst);
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(axum::serve(listener, app).into_future());
+        Receiver { url, received, failing }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
     }
 }
