@@ -79,6 +79,9 @@ pub struct Config {
     pub public_url: String,
     /// Which webhook addresses may be called.
     pub webhooks: webhooks::WebhookPolicy,
+    /// How long a claimed webhook delivery belongs to its process; a delivery whose process
+    /// died is sent again after this. Requests time out within it (10 s at most).
+    pub webhook_lease: time::Duration,
 }
 
 impl Default for Config {
@@ -90,6 +93,7 @@ impl Default for Config {
             aggregation_throttle: time::Duration::hours(3),
             public_url: "http://127.0.0.1:8080".into(),
             webhooks: webhooks::WebhookPolicy::default(),
+            webhook_lease: time::Duration::seconds(30),
         }
     }
 }
@@ -100,7 +104,7 @@ impl Service {
     }
 
     pub fn with_config(db: Db, keyring: Keyring, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>, config: Config) -> Self {
-        let webhook_http = webhooks::webhook_client(config.webhooks);
+        let webhook_http = webhooks::webhook_client(config.webhooks, config.webhook_lease);
         Self {
             inner: Arc::new(Inner {
                 db,

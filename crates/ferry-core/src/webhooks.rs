@@ -34,8 +34,6 @@ fn backoff(retry: i64) -> Duration {
     Duration::minutes(MINUTES[(retry.clamp(1, 12) - 1) as usize])
 }
 
-/// How long a claimed delivery belongs to its worker (longer than the 10 s request timeout).
-const DELIVERY_LEASE: Duration = Duration::seconds(30);
 /// How many deliveries one worker step claims.
 const CLAIM_BATCH: i64 = 32;
 
@@ -108,9 +106,13 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-pub(crate) fn webhook_client(policy: WebhookPolicy) -> reqwest::Client {
+/// The client for receivers: 10 s timeout (less when the lease is shorter, so a request never
+/// outlives its claim), no redirects, addresses filtered by the policy.
+pub(crate) fn webhook_client(policy: WebhookPolicy, lease: Duration) -> reqwest::Client {
+    let timeout = std::time::Duration::from_secs(10)
+        .min(std::time::Duration::from_millis((lease.whole_milliseconds().max(2_000) - 1_000) as u64));
     reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver(policy)))
         .user_agent("Ferry-Webhooks/1")
@@ -340,7 +342,7 @@ impl Service {
     pub async fn deliver_once(&self, worker: &str) -> Result<usize> {
         let now = self.now();
         let token = format!("{worker}-{}", hex::encode(rand::random::<[u8; 6]>()));
-        let due = self.db().claim_deliveries(&token, now, now + DELIVERY_LEASE, CLAIM_BATCH).await?;
+        let due = self.db().claim_deliveries(&token, now, now + self.inner.config.webhook_lease, CLAIM_BATCH).await?;
         let n = due.len();
         let sends = due.iter().map(|d| self.deliver(d, &token));
         for r in futures::future::join_all(sends).await {
@@ -459,5 +461,61 @@ fn describe(e: &reqwest::Error) -> String {
             source = inner.source();
         }
         s.chars().take(300).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_policy_refuses_the_servers_own_network() {
+        let strict = WebhookPolicy::default();
+        let loopback = WebhookPolicy { allow_loopback: true, allow_private: false };
+        for url in ["https://hooks.example.com/x", "http://93.184.216.34/x", "https://[2606:4700::1111]/x"] {
+            assert!(check_webhook_url(url, strict).is_ok(), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:9000/x",
+            "http://localhost/x",
+            "http://api.localhost/x",
+            "http://[::1]/x",
+            "http://10.1.2.3/x",
+            "http://172.16.0.1/x",
+            "http://192.168.1.1/x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/x",
+            "http://0.0.0.0/x",
+            "http://[fd00::1]/x",
+            "http://[fe80::1]/x",
+            "http://[::ffff:10.0.0.1]/x",
+            "file:///etc/passwd",
+            "gopher://example.com/",
+        ] {
+            assert!(check_webhook_url(url, strict).is_err(), "{url}");
+        }
+        assert!(check_webhook_url("http://127.0.0.1:9000/x", loopback).is_ok());
+        assert!(check_webhook_url("http://localhost/x", loopback).is_ok());
+        assert!(check_webhook_url("http://10.1.2.3/x", loopback).is_err(), "loopback does not open private networks");
+        assert!(
+            check_webhook_url("http://10.1.2.3/x", WebhookPolicy { allow_loopback: false, allow_private: true })
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn signatures_cover_the_timestamp_and_the_body() {
+        let s = sign("whsec_a", "1700000000", "{\"a\":1}");
+        assert_eq!(s.len(), 64);
+        assert_eq!(s, sign("whsec_a", "1700000000", "{\"a\":1}"));
+        assert_ne!(s, sign("whsec_b", "1700000000", "{\"a\":1}"));
+        assert_ne!(s, sign("whsec_a", "1700000001", "{\"a\":1}"));
+        assert_ne!(s, sign("whsec_a", "1700000000", "{\"a\":2}"));
+    }
+
+    #[test]
+    fn backoff_spreads_twelve_retries_over_about_a_day() {
+        let total: i64 = (1..=MAX_RETRIES).map(|n| backoff(n).whole_minutes()).sum();
+        assert!((20 * 60..=25 * 60).contains(&total), "{total} minutes");
     }
 }

@@ -81,6 +81,10 @@ struct WorkerArgs {
     public_url: Option<String>,
     #[command(flatten)]
     webhook_policy: WebhookPolicyArgs,
+    /// Seconds a process holds a webhook delivery it is sending; one whose process died is sent
+    /// again after this.
+    #[arg(long, env = "FERRY_WEBHOOK_LEASE_SECS", default_value_t = 30)]
+    webhook_lease_secs: i64,
 }
 
 /// Which webhook addresses the server may call (others are refused, so webhooks cannot be
@@ -88,10 +92,10 @@ struct WorkerArgs {
 #[derive(clap::Args, Clone, Default)]
 struct WebhookPolicyArgs {
     /// Allow webhook URLs on loopback addresses (127.0.0.0/8, ::1, localhost).
-    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_LOOPBACK")]
+    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
     webhooks_allow_loopback: bool,
     /// Allow webhook URLs on private, link-local and unique-local networks.
-    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_PRIVATE")]
+    #[arg(long, env = "FERRY_WEBHOOKS_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     webhooks_allow_private: bool,
 }
 
@@ -237,6 +241,7 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         aggregation_throttle: time::Duration::seconds(workers.aggregation_throttle_secs.max(0)),
         public_url: workers.public_url.clone().unwrap_or_else(|| ferry_core::Config::default().public_url),
         webhooks: workers.webhook_policy.policy(),
+        webhook_lease: time::Duration::seconds(workers.webhook_lease_secs.max(2)),
     };
     Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
 }

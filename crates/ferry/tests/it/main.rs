@@ -315,3 +315,229 @@ fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
     psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A webhook receiver on 127.0.0.1 for the binary's tests: one thread per connection, records
+/// (event id, body) of each request, holds the first request `hold_first` before answering 204.
+struct HookReceiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    first_arrived: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HookReceiver {
+    fn start(hold_first: Duration) -> HookReceiver {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+        let first_arrived = std::sync::Arc::new(AtomicBool::new(false));
+        let (g, f) = (got.clone(), first_arrived.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (g, f) = (g.clone(), f.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    loop {
+                        let mut headers = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            headers.push(line.trim().to_owned());
+                        }
+                        let header = |name: &str| {
+                            headers.iter().find_map(|h| {
+                                let (k, v) = h.split_once(':')?;
+                                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                            })
+                        };
+                        let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let mut body = vec![0u8; len];
+                        reader.read_exact(&mut body).unwrap();
+                        let id = header("ferry-event-id").unwrap_or_default();
+                        g.lock().unwrap().push((id, String::from_utf8_lossy(&body).into_owned()));
+                        if !f.swap(true, Ordering::SeqCst) {
+                            std::thread::sleep(hold_first);
+                        }
+                        if stream.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        HookReceiver { url, got, first_arrived }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.got.lock().unwrap().iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    fn wait_for_distinct(&self, n: usize, secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let mut ids = self.ids();
+            ids.sort();
+            ids.dedup();
+            if ids.len() >= n {
+                return ids;
+            }
+            assert!(Instant::now() < deadline, "only {} of {n} events arrived: {:?}", ids.len(), self.ids());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn add_webhook(db_url: &str, client: &str, url: &str, env: &[(&str, &str)]) -> Value {
+    let out = ferry(db_url)
+        .envs(env.iter().copied())
+        .args(["webhooks", "add", "--client", client, "--url", url, "--json"])
+        .env("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_delivery_loses_nothing() {
+    let dir = temp_dir();
+    let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
+    let receiver = HookReceiver::start(Duration::from_secs(4));
+    let env = [("FERRY_WEBHOOK_LEASE_SECS", "2"), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")];
+    let server = Server::start_with(&db_url, &dir.join("first.log"), &env);
+    let created = ferry(&db_url).args(["clients", "create", "hooks", "--json"]).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let client = creds["client_id"].as_str().unwrap();
+    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    // Without the loopback switch, the CLI refuses the receiver's address.
+    let refused = ferry(&db_url)
+        .args(["webhooks", "add", "--client", client, "--url", &receiver.url])
+        .env_remove("FERRY_WEBHOOKS_ALLOW_LOOPBACK")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let hook = add_webhook(&db_url, client, &receiver.url, &[]);
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+    for _ in 0..5 {
+        let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+        let user = body["user"]["guid"].as_str().unwrap().to_owned();
+        let member = json!({ "member": { "institution_code": "mxbank", "skip_aggregation": true, "credentials": [
+            { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+            { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
+        let (status, _) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&member));
+        assert_eq!(status, 200);
+    }
+    // The first delivery is in flight (the receiver holds it): kill -9.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !receiver.first_arrived.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "no delivery started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+
+    let server = Server::start_with(&db_url, &dir.join("second.log"), &env);
+    let ids = receiver.wait_for_distinct(5, 30);
+    assert_eq!(ids.len(), 5);
+    // The delivery cut off by the kill is sent again once its lease has run out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = ferry(&db_url).args(["webhooks", "deliveries", "--client", client, "--json"]).output().unwrap();
+        let log: Value = serde_json::from_slice(&log.stdout).unwrap();
+        let deliveries = log["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 5);
+        if deliveries.iter().all(|d| d["status"] == "DELIVERED") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all delivered: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let all = receiver.ids();
+    let first = &all[0];
+    assert!(all.iter().filter(|id| *id == first).count() >= 2, "the interrupted event came again, same id: {all:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two `ferry worker` processes deliver from one PostgreSQL database: every event arrives,
+/// none twice, and each member's events in order.
+#[test]
+fn two_processes_deliver_from_one_postgres_database_without_duplicates() {
+    let Ok(admin) = std::env::var("FERRY_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: FERRY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("ferry_hooks_{}", rand_suffix() % 1_000_000_000);
+    let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin.clone());
+    let psql = |db: &str, sql: &str| {
+        let out = Command::new("psql").args([format!("{base}/{db}").as_str(), "-qAtX", "-c", sql]).output().unwrap();
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    psql("postgres", &format!("CREATE DATABASE {name}"));
+    let db_url = format!("{base}/{name}");
+    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let dir = temp_dir();
+    let receiver = HookReceiver::start(Duration::ZERO);
+    let server =
+        Server::start_with(&db_url, &dir.join("api.log"), &[("FERRY_MASTER_KEY", key), ("FERRY_NO_WORKERS", "true")]);
+    let created =
+        ferry(&db_url).args(["clients", "create", "hooks", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let client = creds["client_id"].as_str().unwrap();
+    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    add_webhook(&db_url, client, &receiver.url, &[("FERRY_MASTER_KEY", key)]);
+    let _workers: Vec<Killed> = (0..2)
+        .map(|i| {
+            ferry(&db_url)
+                .arg("worker")
+                .envs([("FERRY_MASTER_KEY", key), ("FERRY_WORKERS", "2"), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.join(format!("worker-{i}.log"))).unwrap())
+                .spawn()
+                .map(Killed)
+                .unwrap()
+        })
+        .collect();
+    let members = 12;
+    for i in 0..members {
+        let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+        let user = body["user"]["guid"].as_str().unwrap().to_owned();
+        let member = json!({ "member": { "institution_code": "mxbank", "credentials": [
+            { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+            { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": format!("pw-{i}") } ] } });
+        let (status, _) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&member));
+        assert_eq!(status, 202);
+    }
+    // Per member: MEMBER created, MEMBER updated (CONNECTED), AGGREGATION member_data_updated.
+    receiver.wait_for_distinct(members * 3, 90);
+    std::thread::sleep(Duration::from_millis(500));
+    let got = receiver.got.lock().unwrap().clone();
+    let mut ids: Vec<&String> = got.iter().map(|(id, _)| id).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "an event was delivered twice");
+    let mut order: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (_, body) in &got {
+        let b: Value = serde_json::from_str(body).unwrap();
+        let member = b["member"]["guid"].as_str().or(b["member_guid"].as_str()).unwrap().to_owned();
+        order.entry(member).or_default().push(format!(
+            "{}.{}",
+            b["type"].as_str().unwrap(),
+            b["action"].as_str().unwrap()
+        ));
+    }
+    for (member, kinds) in order {
+        assert_eq!(kinds, ["MEMBER.created", "MEMBER.updated", "AGGREGATION.member_data_updated"], "{member}");
+    }
+    drop(_workers);
+    drop(server);
+    psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
