@@ -17,7 +17,12 @@ pub struct Bench {
 
 impl Bench {
     /// `admin`: a `postgres://` URL, or anything else for a SQLite file in a temp dir.
+    #[allow(dead_code)] // Not every benchmark uses the default configuration.
     pub async fn start(name: &str, admin: Option<&String>) -> Result<Bench, BoxError> {
+        Self::start_with(name, admin, ferry_core::Config::default()).await
+    }
+
+    pub async fn start_with(name: &str, admin: Option<&String>, config: ferry_core::Config) -> Result<Bench, BoxError> {
         let (url, postgres) = match admin {
             Some(admin) if admin.starts_with("postgres") => {
                 let db_name = format!("ferry_{name}_{}", std::process::id());
@@ -32,7 +37,7 @@ impl Bench {
         let db = Db::connect(&url).await?;
         db.migrate().await?;
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
-        let service = Service::new(db.clone(), keyring, Arc::new(SystemClock), Arc::new(RandomIds));
+        let service = Service::with_config(db.clone(), keyring, Arc::new(SystemClock), Arc::new(RandomIds), config);
         let (client, _) = service.create_client("bench").await?;
         Ok(Bench { db, service, client, postgres })
     }
