@@ -26,8 +26,8 @@ pub use institutions::InstitutionRef;
 pub use jobs::{Connectors, JobStart};
 pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
 pub use oauth::{
-    AuthorizeParams, OAuthDone, OAuthPageError, SANDBOX_CLIENT_ID, TokenError, TokenRequest, TokenResponse,
-    WindowOptions,
+    AuthorizeParams, OAuthDone, OAuthPageError, ProviderConfig, SANDBOX_CLIENT_ID, TokenError, TokenRequest,
+    TokenResponse, WindowOptions,
 };
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;

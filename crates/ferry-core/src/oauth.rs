@@ -567,3 +567,57 @@ fn app_redirect(s: &OAuthState, m: &Member, status: &str, reason: Option<&str>) 
     }
     with_query(&base, &params).ok()
 }
+
+/// An institution's OAuth provider as an operator configures it.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: String,
+}
+
+impl Service {
+    /// Points an institution at an OAuth provider (and marks it as supporting OAuth): real
+    /// providers need configuration, not code.
+    pub async fn configure_oauth_provider(&self, code: &str, p: ProviderConfig) -> Result<()> {
+        for (field, url) in [("authorize_url", &p.authorize_url), ("token_url", &p.token_url)] {
+            let ok = url.starts_with('/') || url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+            if !ok {
+                return Err(Error::bad_request(format!("{field} must be an http(s) URL or a path on the public URL")));
+            }
+        }
+        crate::validate::text("client_id", &p.client_id, 255)?;
+        if p.client_id.trim().is_empty() {
+            return Err(Error::bad_request("client_id must not be empty"));
+        }
+        let mut institution = self.db().get_institution_by_code(code).await?.ok_or(Error::NotFound("institution"))?;
+        let (client_secret_key_id, client_secret_sealed) = match &p.client_secret {
+            Some(s) => {
+                let (k, v) = self.inner.keyring.seal(b"oauth-client-secret", s.expose().as_bytes());
+                (Some(k), Some(v))
+            }
+            None => (None, None),
+        };
+        self.db()
+            .set_oauth_provider(
+                &institution.guid,
+                &OAuthProvider {
+                    authorize_url: p.authorize_url,
+                    token_url: p.token_url,
+                    client_id: p.client_id,
+                    client_secret_key_id,
+                    client_secret_sealed,
+                    scopes: p.scopes,
+                },
+            )
+            .await?;
+        if !institution.supports_oauth {
+            institution.supports_oauth = true;
+            let fields = self.db().list_institution_credentials(&institution.guid).await?;
+            self.db().upsert_institution(&institution, &fields).await?;
+        }
+        Ok(())
+    }
+}

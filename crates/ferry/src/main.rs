@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Configure institutions.
+    Institutions {
+        #[command(subcommand)]
+        command: InstitutionsCommand,
+    },
     /// Manage webhook endpoints and read their delivery log.
     Webhooks {
         #[command(subcommand)]
@@ -106,6 +111,28 @@ impl WebhookPolicyArgs {
             allow_private: self.webhooks_allow_private,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum InstitutionsCommand {
+    /// Point an institution at its OAuth 2.0 provider (authorization code with PKCE); members
+    /// of it can then be created with is_oauth.
+    Oauth {
+        /// The institution's code.
+        code: String,
+        #[arg(long)]
+        authorize_url: String,
+        #[arg(long)]
+        token_url: String,
+        #[arg(long)]
+        client_id: String,
+        /// The app's secret at the provider (or FERRY_OAUTH_CLIENT_SECRET); sealed at rest.
+        #[arg(long, env = "FERRY_OAUTH_CLIENT_SECRET")]
+        client_secret: Option<String>,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "")]
+        scopes: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,6 +235,24 @@ async fn main() -> Result<()> {
         }
         Command::Clients { command } => clients(db, command).await,
         Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
+        Command::Institutions {
+            command: InstitutionsCommand::Oauth { code, authorize_url, token_url, client_id, client_secret, scopes },
+        } => {
+            let service = Service::new(db, keyring_for(&cli.database)?, Arc::new(SystemClock), Arc::new(RandomIds));
+            let config = ferry_core::ProviderConfig {
+                authorize_url,
+                token_url,
+                client_id,
+                client_secret: client_secret.map(ferry_domain::Secret::new),
+                scopes,
+            };
+            service
+                .configure_oauth_provider(&code, config)
+                .await
+                .with_context(|| format!("cannot configure {code}"))?;
+            println!("{code} now connects through OAuth");
+            Ok(())
+        }
     }
 }
 

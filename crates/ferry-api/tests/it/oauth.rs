@@ -210,3 +210,44 @@ async fn apps_are_sent_back_to_their_redirect_url() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_real_provider_is_configuration_not_code() {
+    each_backend(|app| async move {
+        let config = ferry_core::ProviderConfig {
+            authorize_url: "https://bank.example.com/oauth/authorize".into(),
+            token_url: "https://bank.example.com/oauth/token".into(),
+            client_id: "app-123".into(),
+            client_secret: Some(ferry_domain::Secret::new("s3cret")),
+            scopes: "accounts:read".into(),
+        };
+        app.service.configure_oauth_provider("mxbank", config.clone()).await.unwrap();
+        let bad = ferry_core::ProviderConfig { token_url: "ftp://x".into(), ..config };
+        assert!(app.service.configure_oauth_provider("mxbank", bad).await.is_err());
+        let r = app.get("/institutions/mxbank").await;
+        assert_eq!(r.body["institution"]["supports_oauth"], true, "{r:?}");
+        let user = app.user(None).await;
+        let m = oauth_member(&app, &user, json!({})).await;
+        assert_eq!(m["institution_code"], OAUTH_BANK);
+        let r = app
+            .post(
+                &format!("/users/{user}/members"),
+                json!({ "member": { "institution_code": "mxbank", "is_oauth": true } }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let uri = r.body["member"]["oauth_window_uri"].as_str().unwrap();
+        let to = browser().get(uri).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+        let url = url::Url::parse(&to).unwrap();
+        assert_eq!(url.host_str(), Some("bank.example.com"));
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "app-123");
+        assert_eq!(q["redirect_uri"], format!("{}/oauth/callback", app.public_url));
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
+        assert_eq!(q["scope"], "accounts:read");
+        assert!(q["state"].len() >= 43);
+    })
+    .await;
+}
