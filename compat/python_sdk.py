@@ -2,23 +2,32 @@
 """Drive a running Ferry server with MX's official Python SDK (mx-platform-python==1.12.0).
 
 Env: FERRY_URL (e.g. http://127.0.0.1:8080), FERRY_CLIENT_ID, FERRY_API_KEY.
-Runs three scenarios, each with users of its own: the basic user/institution/member one, an
-aggregation one (sandbox bank behind mxbank: accounts, paginated transactions, re-aggregation)
-and an MFA one (TEXT, OPTIONS and IMAGE_DATA challenges answered through resume_aggregation).
+Runs five scenarios, each with users of its own: the basic user/institution/member one, an
+aggregation one (sandbox bank behind mxbank: accounts, paginated transactions, re-aggregation),
+an MFA one (TEXT, OPTIONS and IMAGE_DATA challenges answered through resume_aggregation), a data
+one (investment holdings; verify, identify and fetch_statements with the account numbers, account
+owners and statement PDFs they bring) and an edits one (manual accounts, account and transaction
+updates surviving re-aggregation).
 Prints one line per step (`note` lines flag known spec/SDK divergences without failing); a
 scenario stops at its first failure, the next one still runs; exits non-zero if any failed.
 """
 import collections
 import datetime
+import hashlib
 import json
 import math
 import os
+import re
 import sys
 import time
 import uuid
 
 import mx_platform_python as mx
 from mx_platform_python import (
+    AccountCreateRequest,
+    AccountCreateRequestBody,
+    AccountUpdateRequest,
+    AccountUpdateRequestBody,
     CredentialRequest,
     MemberCreateRequest,
     MemberCreateRequestBody,
@@ -26,6 +35,8 @@ from mx_platform_python import (
     MemberResumeRequestBody,
     MemberUpdateRequest,
     MemberUpdateRequestBody,
+    TransactionUpdateRequest,
+    TransactionUpdateRequestBody,
     UserCreateRequest,
     UserCreateRequestBody,
     UserUpdateRequest,
@@ -60,6 +71,8 @@ members = mx.MembersApi(client)
 institutions = mx.InstitutionsApi(client)
 accounts_api = mx.AccountsApi(client)
 transactions_api = mx.TransactionsApi(client)
+holdings_api = mx.InvestmentHoldingsApi(client)
+statements_api = mx.StatementsApi(client)
 
 RUN = uuid.uuid4().hex[:12]
 created_users = []  # cleaned up at the end, whatever happens
