@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod error;
 mod extract;
+mod nexus;
 mod oauth;
 mod platform;
 
@@ -23,21 +24,37 @@ pub use error::ApiError;
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The whole HTTP application.
+/// The whole HTTP application: the Platform API, and the other dialects. A request that speaks
+/// another dialect (by its auth headers or media type) goes to that dialect's router whole,
+/// before any routing, so each dialect owns its paths, errors and media types.
 pub fn router(service: Service) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .merge(platform::routes())
-        .merge(oauth::routes())
-        .merge(admin::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(log_request))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+    let platform = common_layers(
+        Router::new()
+            .route("/health", get(health))
+            .merge(platform::routes())
+            .merge(oauth::routes())
+            .merge(admin::routes())
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(service.clone()),
+    );
+    let nexus = common_layers(nexus::router(service));
+    Router::new().fallback_service(tower::service_fn(move |req: Request| {
+        let target = if nexus::is_nexus(req.headers()) { nexus.clone() } else { platform.clone() };
+        async move {
+            use tower::ServiceExt;
+            target.oneshot(req).await
+        }
+    }))
+}
+
+/// What every dialect shares: the body limit, the request log line, and caught panics.
+fn common_layers(router: Router) -> Router {
+    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(middleware::from_fn(log_request)).layer(
+        tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::internal("the server hit an unexpected condition").into_response()
-        }))
-        .with_state(service)
+        }),
+    )
 }
 
 /// Liveness: answers without authentication or a database round trip.

@@ -828,3 +828,15 @@ fn mask(number: &str) -> String {
     let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
     format!("XXXXXX{tail}")
 }
+
+impl Service {
+    /// A job of one of `user`'s members, with that member (the Nexus `GET /jobs/{guid}`).
+    pub async fn get_job(&self, client: &Client, user: &UserRef, guid: &str) -> Result<(Job, Member)> {
+        let u = self.get_user(client, user).await?;
+        let guid = JobGuid::parse(guid).map_err(|_| Error::NotFound("job"))?;
+        let job = self.db().get_job(&guid).await?.filter(|j| j.client_id == client.id).ok_or(Error::NotFound("job"))?;
+        let member =
+            self.db().get_member(&client.id, &u.guid, &job.member_guid).await?.ok_or(Error::NotFound("job"))?;
+        Ok((job, member))
+    }
+}

@@ -11,6 +11,7 @@ mod jobs;
 mod members;
 mod oauth;
 pub mod secrets;
+mod sessions;
 mod users;
 mod validate;
 mod webhooks;

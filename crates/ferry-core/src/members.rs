@@ -347,6 +347,13 @@ impl Service {
         found.ok_or(Error::NotFound("member"))
     }
 
+    /// Whether any member of the client has the partner id `id` (Nexus's `external_guid` is
+    /// unique within a client).
+    pub async fn member_id_in_use(&self, client: &Client, id: &str) -> Result<bool> {
+        validate::text("external_guid", id, ID_MAX)?;
+        Ok(self.db().member_id_in_use(&client.id, id).await?)
+    }
+
     pub async fn list_members(
         &self,
         client: &Client,

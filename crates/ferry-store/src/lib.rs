@@ -23,6 +23,7 @@ mod members;
 mod migrations;
 mod oauth;
 mod records;
+mod sessions;
 mod transactions;
 mod users;
 mod webhooks;

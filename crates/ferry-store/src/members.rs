@@ -349,6 +349,18 @@ impl Db {
         Ok(row.and_then(MemberRow::into_member))
     }
 
+    /// Whether any member of the client has the partner id `id`.
+    pub async fn member_id_in_use(&self, client: &ClientId, id: &str) -> Result<bool> {
+        let found: Option<String> = on_reader!(self, |conn| sqlx::query_scalar(
+            "SELECT guid FROM members WHERE client_id = $1 AND id = $2 LIMIT 1"
+        )
+        .bind(client.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     /// The member of `user` at `institution` whose credentials have `fingerprint`, if any.
     pub async fn find_member_by_fingerprint(
         &self,

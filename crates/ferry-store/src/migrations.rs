@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_member_records"),
     migration!(8, "0008_oauth"),
     migration!(9, "0009_webhooks"),
+    migration!(10, "0010_nexus_sessions"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

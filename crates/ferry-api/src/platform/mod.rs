@@ -4,7 +4,7 @@
 
 mod accounts;
 mod institutions;
-mod json;
+pub(crate) mod json;
 mod members;
 mod records;
 mod transactions;
@@ -21,6 +21,7 @@ pub fn routes() -> Router<Service> {
     Router::new()
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user}", get(users::read).put(users::update).delete(users::delete))
+        .route("/users/{user}/api_token", post(users::api_token))
         .route("/users/{user}/members", get(members::list).post(members::create))
         .route("/users/{user}/members/{member}", get(members::read).put(members::update).delete(members::delete))
         .route("/users/{user}/members/{member}/status", get(members::status))

@@ -104,3 +104,15 @@ pub async fn list(
     let page = s.list_users(&client, &filter, q.page(PageRequest::MAX_PER_PAGE)?).await?;
     Ok(json::respond(v, StatusCode::OK, json::list("users", &page, |u| json::user(v, u))))
 }
+
+/// `POST /users/{user}/api_token`: a one-time token (10 minutes) that opens a Nexus session for
+/// the user (`POST /sessions` with `MD-API-TOKEN`).
+pub async fn api_token(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = s.create_api_token(&client, &user_ref(v, &user)?).await?;
+    Ok(json::respond(v, StatusCode::OK, serde_json::json!({ "api_token": { "token": token } })))
+}

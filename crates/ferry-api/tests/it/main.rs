@@ -12,6 +12,7 @@ mod institutions;
 mod isolation;
 mod member_data;
 mod members;
+mod nexus;
 mod oauth;
 mod secrets;
 mod users;
