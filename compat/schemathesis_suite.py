@@ -9,14 +9,19 @@ Extra command-line arguments are passed on to `st run`.
 
 Paths like /users/{user_guid}/members/{member_guid} only get past 404 with real guids, so this
 script first creates, through plain HTTP, a user whose member is aggregated against the sandbox bank
-(password `password`, waited on until CONNECTED, so it has 6 accounts and ~90 days of
-transactions), a member of that user left CHALLENGED (password `challenge`) for resumeAggregation,
-and a spare user and member for the delete operations; then
+(password `password`, waited on until CONNECTED, so it has 6 accounts, ~90 days of transactions and
+4 investment holdings), then verified, identified and given its statements (each job waited on: 2
+account numbers, 7 account owners, 9 statements); two manual accounts of that user (one to update,
+one to delete, both under its Manual Institution member), a member of that user left CHALLENGED
+(password `challenge`) for resumeAggregation, and a spare user and member for the delete
+operations; then
   * writes a copy of the spec whose path-parameter `example`s are those guids (the examples and
-    coverage phases draw on examples), deleteUser/deleteMember getting the spare ones;
+    coverage phases draw on examples), deleteUser/deleteMember/deleteManualAccount getting the
+    spare ones;
   * writes a schemathesis.toml binding the path parameters (user, member, account, transaction,
-    institution) to fuzz dictionaries holding the same guids (the fuzzing phase uses them for 90% of
-    values, the rest stay random), and the resume body's challenge guids to the real ones;
+    holding, statement, institution) to fuzz dictionaries holding the same guids (the fuzzing phase
+    uses them for 90% of values, the rest stay random), and the resume body's challenge guids to the
+    real ones;
 and runs `st run`; the stateful phase follows the links Schemathesis infers (createUser -> readUser...).
 Only 5xx responses and schema violations of *declared* responses fail; undeclared statuses such as
 400/404/409 with {"error": {...}} bodies are not checked.
@@ -46,6 +51,12 @@ OPERATIONS = [
     "aggregateMember", "resumeAggregation",
     "listUserAccounts", "listMemberAccounts", "readAccount",
     "listTransactions", "listTransactionsByMember", "listTransactionsByAccount", "readTransaction",
+    "verifyMember", "identifyMember", "fetchStatements",
+    "listAccountNumbersByMember", "listAccountNumbersByAccount", "listAccountOwnersByMember",
+    "listHoldings", "listHoldingsByMember", "listHoldingsByAccount", "readHolding",
+    "listStatementsByMember", "readStatementByMember", "downloadStatementPDF",
+    "createManualAccount", "deleteManualAccount", "readAccountByMember", "updateAccountByMember",
+    "updateTransaction", "updateTransactionByAccount",
 ]
 CHECKS = "not_a_server_error,response_schema_conformance"
 LOGIN_CRD = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1"
@@ -65,7 +76,7 @@ def call(method, path, body=None):
         return json.loads(resp.read() or b"null")
 
 
-def wait_for(user_guid, member_guid, expect, timeout=30.0):
+def wait_for(user_guid, member_guid, expect="CONNECTED", timeout=30.0):
     """Polls the member's status until its job is over; it must have ended in `expect`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -90,20 +101,42 @@ def seed():
             {"guid": LOGIN_CRD, "value": "mxuser"}, {"guid": PASSWORD_CRD, "value": password}]}}
         return call("POST", f"/users/{user_guid}/members", body)["member"]["guid"]
 
+    def manual_account(user_guid, name, account_type):
+        return call("POST", f"/users/{user_guid}/accounts", {"account": {
+            "name": name, "account_type": account_type, "balance": 1000, "metadata": "schemathesis"}})["account"]
+
     main_user, doomed_user = user("main"), user("doomed")
     main_member = member(main_user, "password", skip_aggregation=False)
     challenged = member(main_user, "challenge", skip_aggregation=False)
     wait_for(main_user, main_member, "CONNECTED")
     status = wait_for(main_user, challenged, "CHALLENGED")
-    accounts = call("GET", f"/users/{main_user}/members/{main_member}/accounts?records_per_page=100")["accounts"]
+    # One job per member at a time: each action waits for the previous one to end.
+    base = f"/users/{main_user}/members/{main_member}"
+    for action in ("verify", "identify", "fetch_statements"):
+        call("POST", f"{base}/{action}")
+        wait_for(main_user, main_member)
+    accounts = call("GET", f"{base}/accounts?records_per_page=100")["accounts"]
     txs = call("GET", f"/users/{main_user}/transactions?records_per_page=1000")["transactions"]
-    if not accounts or not txs:
-        raise RuntimeError(f"the aggregated member has {len(accounts)} accounts and {len(txs)} transactions")
+    holdings = call("GET", f"/users/{main_user}/investment_holdings?records_per_page=100")["investment_holdings"]
+    statements = call("GET", f"{base}/statements?records_per_page=100")["statements"]
+    numbers = call("GET", f"{base}/account_numbers?records_per_page=100")["account_numbers"]
+    owners = call("GET", f"{base}/account_owners?records_per_page=100")["account_owners"]
+    if not (accounts and txs and holdings and statements and numbers and owners):
+        raise RuntimeError(f"the aggregated member has {len(accounts)} accounts, {len(txs)} transactions, "
+                           f"{len(holdings)} holdings, {len(statements)} statements, {len(numbers)} account numbers "
+                           f"and {len(owners)} account owners")
+    manual = manual_account(main_user, "st manual", "PROPERTY")
+    doomed_account = manual_account(main_user, "st doomed", "CASH")["guid"]
     # A few transactions spread over the list (newest first: PENDING ones, then POSTED).
     picks = sorted({0, len(txs) // 3, 2 * len(txs) // 3, len(txs) - 1})
     return dict(user=main_user, member=main_member,
                 accounts=[a["guid"] for a in accounts],
                 transactions=[txs[i]["guid"] for i in picks],
+                # updateTransactionByAccount gets a transaction with its own account.
+                transaction_account=txs[picks[0]]["account_guid"],
+                holdings=[h["guid"] for h in holdings],
+                statements=[s["guid"] for s in statements],
+                manual_member=manual["member_guid"], manual_account=manual["guid"], doomed_account=doomed_account,
                 challenged_member=challenged,
                 # text:1's guid, plus the follow-up question's (answering `challenge` leads there).
                 challenges=sorted({c["guid"] for c in status["challenges"]} | {"CRD-1b2a7f6e-0000-4000-8000-000000000002"}),
@@ -119,7 +152,10 @@ def patched_spec(ids, dest):
     params["memberGuid"]["example"] = ids["member"]
     params["accountGuid"]["example"] = ids["accounts"][0]
     params["transactionGuid"]["example"] = ids["transactions"][0]
+    params["holdingGuid"]["example"] = ids["holdings"][0]
+    params["statementGuid"]["example"] = ids["statements"][0]
     doomed = {"deleteUser": ("userGuid", ids["doomed_user"]), "deleteMember": ("memberGuid", ids["doomed_member"]),
+              "deleteManualAccount": ("accountGuid", ids["doomed_account"]),
               "resumeAggregation": ("memberGuid", ids["challenged_member"])}
     for item in spec["paths"].values():
         for op in item.values():
@@ -149,17 +185,21 @@ basic = {{ username = "${{FERRY_CLIENT_ID}}", password = "${{FERRY_API_KEY}}" }}
 [dictionaries.users]
 values = {toml_list([ids["user"]])}
 [dictionaries.members]
-values = {toml_list([ids["member"]])}
+values = {toml_list([ids["member"], ids["manual_member"]])}
 [dictionaries.institutions]
 values = ["mxbank", "mx_bank_oauth"]
 [dictionaries.credentials]
 values = {toml_list([LOGIN_CRD, PASSWORD_CRD])}
 [dictionaries.accounts]
-values = {toml_list(ids["accounts"])}
+values = {toml_list(ids["accounts"] + [ids["manual_account"]])}
 [dictionaries.transactions]
 values = {toml_list(ids["transactions"])}
 [dictionaries.challenges]
 values = {toml_list(ids["challenges"])}
+[dictionaries.holdings]
+values = {toml_list(ids["holdings"])}
+[dictionaries.statements]
+values = {toml_list(ids["statements"])}
 
 [parameters]
 "path.user_guid" = {{ dictionary = "users", probability = 0.9 }}
@@ -170,6 +210,8 @@ values = {toml_list(ids["challenges"])}
 "path.account_guid" = {{ dictionary = "accounts", probability = 0.9 }}
 "path.transaction_guid" = {{ dictionary = "transactions", probability = 0.9 }}
 "body.member.challenges[*].guid" = {{ dictionary = "challenges", probability = 0.7 }}
+"path.holding_guid" = {{ dictionary = "holdings", probability = 0.9 }}
+"path.statement_guid" = {{ dictionary = "statements", probability = 0.9 }}
 
 # Deletes always get objects of their own (a plain value is forced in every phase; the examples
 # phase would otherwise also try the main user's guid), so the rest of the run keeps its user and member.
@@ -181,10 +223,23 @@ parameters = {{ "path.user_guid" = {json.dumps(ids["doomed_user"])} }}
 include-operation-id = "deleteMember"
 parameters = {{ "path.member_guid" = {json.dumps(ids["doomed_member"])} }}
 
+[[operations]]
+include-operation-id = "deleteManualAccount"
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.account_guid" = {json.dumps(ids["doomed_account"])} }}
+
 # Body-heavy operations: force the real objects so generated bodies reach validation, not a 404.
 [[operations]]
-include-operation-id = ["createMember", "updateUser"]
+include-operation-id = ["createMember", "updateUser", "createManualAccount", "updateTransaction"]
 parameters = {{ "path.user_guid" = {json.dumps(ids["user"])} }}
+
+# Every field of a manual account can be updated (an aggregated one takes only three).
+[[operations]]
+include-operation-id = "updateAccountByMember"
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["manual_member"])}, "path.account_guid" = {json.dumps(ids["manual_account"])} }}
+
+[[operations]]
+include-operation-id = "updateTransactionByAccount"
+parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["member"])}, "path.account_guid" = {json.dumps(ids["transaction_account"])}, "path.transaction_guid" = {json.dumps(ids["transactions"][0])} }}
 
 [[operations]]
 include-operation-id = "updateMember"

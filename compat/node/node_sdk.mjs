@@ -3,20 +3,25 @@
 // Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional MX_NODE_MODULES = a node_modules
 // directory holding mx-platform-node (run.sh installs it outside the repo), otherwise the
 // package is resolved from compat/node/node_modules (`npm ci` in compat/node).
-// Two scenarios, each with users of its own: the basic user/institution/member one, and an
+// Four scenarios, each with users of its own: the basic user/institution/member one, an
 // aggregation one against the sandbox bank (poll to CONNECTED, accounts, every page of
-// transactions, re-aggregation posting the PENDING ones, a TEXT challenge answered via resume).
+// transactions, re-aggregation posting the PENDING ones, a TEXT challenge answered via resume),
+// a data one (investment holdings; verify, identify and fetchStatements with the account numbers,
+// account owners and statement PDFs they bring) and an edits one (manual accounts, account and
+// transaction updates surviving re-aggregation).
 // Prints one line per step; a scenario stops at its first failure, the next one still runs;
 // exits non-zero if any failed.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(
   process.env.MX_NODE_MODULES ? path.join(path.resolve(process.env.MX_NODE_MODULES), '..', 'index.js') : import.meta.url,
 );
-const { Configuration, UsersApi, MembersApi, InstitutionsApi, AccountsApi, TransactionsApi } = require('mx-platform-node');
+const {
+  Configuration, UsersApi, MembersApi, InstitutionsApi, AccountsApi, TransactionsApi, InvestmentHoldingsApi, StatementsApi,
+} = require('mx-platform-node');
 
 const ACCEPT = 'application/vnd.mx.api.v1+json';
 const MXBANK = 'mxbank';
@@ -37,6 +42,8 @@ const members = new MembersApi(config());
 const institutions = new InstitutionsApi(config());
 const accounts = new AccountsApi(config());
 const transactions = new TransactionsApi(config());
+const holdings = new InvestmentHoldingsApi(config());
+const statements = new StatementsApi(config());
 
 const RUN = randomUUID().replaceAll('-', '').slice(0, 12);
 const createdUsers = new Set();
@@ -405,9 +412,238 @@ async function aggregationScenario() {
   });
 }
 
+// --- premium data: holdings, account numbers, account owners, statements ---------------
+
+const ACCOUNT_TYPES = ['CHECKING', 'CREDIT_CARD', 'INVESTMENT', 'LOAN', 'MORTGAGE', 'SAVINGS'];
+const HOLDINGS = 4; // the INVESTMENT account's positions, from a plain aggregation
+const OWNERS = 7; // after identify
+const STATEMENTS = 9; // after fetchStatements
+const PDF_MEDIA_TYPE = 'application/vnd.mx.api.v1+pdf';
+
+// A sandbox-bank member (password 'password') polled to CONNECTED; its accounts by type.
+async function connectedMember(user) {
+  const member = await createAggregatingMember(user, 'password');
+  await waitForMember(member, user, 'CONNECTED');
+  const { data } = await accounts.listMemberAccounts(user, member);
+  assert.deepEqual(data.accounts.map((a) => a.type).sort(), ACCOUNT_TYPES, 'account types');
+  return { member, byType: Object.fromEntries(data.accounts.map((a) => [a.type, a])) };
+}
+
+// verifyMember/identifyMember/fetchStatements: HTTP `status` with the member, its job queued;
+// then polls until the job is over, which must leave the member CONNECTED.
+async function memberAction(promise, member, user, status) {
+  const res = await promise;
+  assert.equal(res.status, status, 'HTTP status');
+  assertMember(res.data.member, user);
+  assert.equal(res.data.member.guid, member, 'member guid');
+  assert.equal(res.data.member.is_being_aggregated, true, `${status} body is_being_aggregated`);
+  return waitForMember(member, user, 'CONNECTED');
+}
+
+const assertEmpty = (data, key) => {
+  assert.deepEqual(data[key], [], `${key} listed`);
+  assert.equal(data.pagination.total_entries, 0, `${key} total_entries`);
+};
+
+async function dataScenario() {
+  const user = await step('data: create user', () => newUser('data'));
+  const { member, byType } = await step("create member (password 'password') -> 202; poll until CONNECTED; 6 accounts", () => connectedMember(user));
+  const investment = byType.INVESTMENT.guid;
+  const accountGuids = new Set(Object.values(byType).map((a) => a.guid));
+
+  const held = await step(`holdings by user -> ${HOLDINGS}, = by member = by account (INVESTMENT); readHolding; unknown -> 404`, async () => {
+    const { data } = await holdings.listHoldings(user);
+    assert.equal(data.investment_holdings.length, HOLDINGS, 'holdings');
+    assertPagination(data.pagination, HOLDINGS);
+    for (const h of data.investment_holdings) {
+      assert.match(h.guid, /^HOL-/, 'holding guid prefix');
+      assert.equal(h.account_guid, investment, `${h.guid}: account_guid`);
+      assert.equal(h.member_guid, member, `${h.guid}: member_guid`);
+      assert.equal(h.user_guid, user, `${h.guid}: user_guid`);
+      assert.ok(h.symbol && h.description, `${h.guid}: symbol/description`);
+      assert.equal(typeof h.market_value, 'number', `${h.guid}: market_value`);
+      assert.ok(Number.isFinite(Number(h.quantity)), `${h.guid}: quantity ${h.quantity}`);
+    }
+    const sorted = (hs) => [...hs].sort((a, b) => a.guid.localeCompare(b.guid));
+    const want = sorted(data.investment_holdings);
+    assert.deepEqual(sorted((await holdings.listHoldingsByMember(member, user)).data.investment_holdings), want, 'by member');
+    assert.deepEqual(sorted((await holdings.listHoldingsByAccount(investment, user)).data.investment_holdings), want, 'by account');
+    assertEmpty((await holdings.listHoldingsByAccount(byType.CHECKING.guid, user)).data, 'investment_holdings');
+    const one = (await holdings.readHolding(want[0].guid, user)).data.investment_holding;
+    assert.deepEqual(one, want[0], 'readHolding = listed holding');
+    await expectError(holdings.readHolding(`HOL-${randomUUID()}`, user), 404);
+    return want;
+  });
+
+  await step('verifyMember -> 200; poll; account numbers by member -> CHECKING and SAVINGS (full, routing 091000019) = by account', async () => {
+    assertEmpty((await accounts.listAccountNumbersByMember(member, user)).data, 'account_numbers');
+    const s = await memberAction(members.verifyMember(member, user), member, user, 200);
+    assert.equal(s.has_processed_account_numbers, true, 'has_processed_account_numbers');
+    const { data } = await accounts.listAccountNumbersByMember(member, user);
+    assertPagination(data.pagination, 2);
+    const byAccount = Object.fromEntries(data.account_numbers.map((n) => [n.account_guid, n]));
+    assert.deepEqual(Object.keys(byAccount).sort(), [byType.CHECKING.guid, byType.SAVINGS.guid].sort(), 'accounts with numbers');
+    for (const n of data.account_numbers) {
+      assert.match(n.guid, /^ACN-/, 'account number guid prefix');
+      assert.equal(n.member_guid, member, `${n.guid}: member_guid`);
+      assert.equal(n.user_guid, user, `${n.guid}: user_guid`);
+      assert.match(n.account_number, /^\d{10}$/, `${n.guid}: account_number`);
+      assert.equal(n.routing_number, '091000019', `${n.guid}: routing_number`);
+      assert.equal(n.passed_validation, true, `${n.guid}: passed_validation`);
+    }
+    for (const a of Object.values(byType)) {
+      const got = (await accounts.listAccountNumbersByAccount(a.guid, user)).data.account_numbers;
+      assert.deepEqual(got, byAccount[a.guid] ? [byAccount[a.guid]] : [], `${a.type}: by account`);
+    }
+  });
+
+  await step(`identifyMember -> 202; poll; account owners by member -> ${OWNERS}`, async () => {
+    await memberAction(members.identifyMember(member, user), member, user, 202);
+    const { data } = await accounts.listAccountOwnersByMember(member, user);
+    assert.equal(data.account_owners.length, OWNERS, 'account owners');
+    assertPagination(data.pagination, OWNERS);
+    for (const o of data.account_owners) {
+      assert.match(o.guid, /^ACO-/, 'account owner guid prefix');
+      assert.ok(accountGuids.has(o.account_guid), `${o.guid}: account_guid ${o.account_guid}`);
+      assert.equal(o.member_guid, member, `${o.guid}: member_guid`);
+      assert.ok(o.owner_name, `${o.guid}: owner_name`);
+    }
+  });
+
+  const listed = await step(`fetchStatements -> 202; poll; statements by member -> ${STATEMENTS}; readStatementByMember = listed`, async () => {
+    await memberAction(statements.fetchStatements(member, user), member, user, 202);
+    const { data } = await statements.listStatementsByMember(member, user);
+    assert.equal(data.statements.length, STATEMENTS, 'statements');
+    assertPagination(data.pagination, STATEMENTS);
+    for (const s of data.statements) {
+      assert.match(s.guid, /^STA-/, 'statement guid prefix');
+      assert.ok(accountGuids.has(s.account_guid), `${s.guid}: account_guid ${s.account_guid}`);
+      assert.match(s.content_hash, /^[0-9a-f]{64}$/, `${s.guid}: content_hash`);
+      assert.ok(s.uri.endsWith(`/users/${user}/members/${member}/statements/${s.guid}.pdf`), `${s.guid}: uri ${s.uri}`);
+    }
+    const one = (await statements.readStatementByMember(member, data.statements[0].guid, user)).data.statement;
+    assert.deepEqual(one, data.statements[0], 'readStatementByMember = listed statement');
+    await expectError(statements.readStatementByMember(member, `STA-${randomUUID()}`, user), 404);
+    return data.statements;
+  });
+
+  await step(`downloadStatementPDF x${STATEMENTS}: ${PDF_MEDIA_TYPE}, %PDF-, sha256 = content_hash`, async () => {
+    // The SDK leaves axios's responseType at its default (text in Node), which would mangle the
+    // bytes; a caller wanting the PDF passes responseType through the options, as done here.
+    for (const s of listed) {
+      const res = await statements.downloadStatementPDF(member, s.guid, user, { responseType: 'arraybuffer', headers: { Accept: PDF_MEDIA_TYPE } });
+      assert.equal(res.status, 200, 'HTTP status');
+      assert.equal(res.headers['content-type'], PDF_MEDIA_TYPE, `${s.guid}: Content-Type`);
+      const bytes = Buffer.from(res.data);
+      assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-', `${s.guid}: PDF magic`);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), s.content_hash, `${s.guid}: sha256 = content_hash`);
+    }
+  });
+
+  await step('another user: 404 on the member\'s numbers, owners, statements, PDF and holdings; no holdings listed', async () => {
+    const other = await newUser('data-other');
+    await expectError(accounts.listAccountNumbersByMember(member, other), 404);
+    await expectError(accounts.listAccountOwnersByMember(member, other), 404);
+    await expectError(statements.listStatementsByMember(member, other), 404);
+    await expectError(statements.downloadStatementPDF(member, listed[0].guid, other), 404);
+    await expectError(holdings.readHolding(held[0].guid, other), 404);
+    assertEmpty((await holdings.listHoldings(other)).data, 'investment_holdings');
+    assert.equal((await users.deleteUser(ACCEPT, other)).status, 204, 'delete other user');
+    createdUsers.delete(other);
+  });
+
+  await step('delete user -> 204', async () => {
+    assert.equal((await users.deleteUser(ACCEPT, user)).status, 204, 'HTTP status');
+    createdUsers.delete(user);
+  });
+}
+
+// --- edits: manual accounts, account updates, transaction updates ----------------------
+
+async function editsScenario() {
+  const user = await step('edits: create user', () => newUser('edits'));
+  const { member, byType } = await step("create member (password 'password') -> 202; poll until CONNECTED; 6 accounts", () => connectedMember(user));
+  const checking = byType.CHECKING;
+
+  const house = await step('createManualAccount (PROPERTY) -> 200, is_manual, under a member of its own; readAccountByMember; is_manual filter', async () => {
+    const res = await accounts.createManualAccount(user, { account: { name: 'House', account_type: 'PROPERTY', property_type: 'REAL_ESTATE', balance: 350000.5, metadata: `manual-${RUN}` } });
+    assert.equal(res.status, 200, 'HTTP status');
+    const a = res.data.account;
+    assert.match(a.guid, /^ACT-/, 'account guid prefix');
+    assert.deepEqual([a.is_manual, a.name, a.type, a.property_type, a.balance, a.metadata], [true, 'House', 'PROPERTY', 'REAL_ESTATE', 350000.5, `manual-${RUN}`]);
+    assert.match(a.member_guid, /^MBR-/, 'member_guid prefix');
+    assert.notEqual(a.member_guid, member, 'under the aggregated member');
+    const m = (await members.readMember(a.member_guid, user)).data.member;
+    assert.equal(m.is_manual, true, 'manual member is_manual');
+    assert.deepEqual((await accounts.readAccountByMember(a.guid, a.member_guid, user)).data.account, a, 'readAccountByMember = created');
+    const manual = (await accounts.listUserAccounts(user, 1, undefined, true)).data.accounts;
+    assert.deepEqual(manual.map((x) => x.guid), [a.guid], 'is_manual=true');
+    const aggregated = (await accounts.listUserAccounts(user, 1, undefined, false)).data.accounts;
+    assert.deepEqual(aggregated.map((x) => x.guid).sort(), Object.values(byType).map((x) => x.guid).sort(), 'is_manual=false');
+    return a;
+  });
+
+  await step('updateAccountByMember: manual account name/nickname/balance/property_type/is_business/metadata -> 200; aggregated is_hidden/is_business/metadata -> 200, name -> 400', async () => {
+    const res = await accounts.updateAccountByMember(house.guid, house.member_guid, user, {
+      account: { name: 'Home', nickname: 'Casa', balance: 360000, property_type: 'VEHICLE', is_business: true, metadata: 'updated' },
+    });
+    assert.equal(res.status, 200, 'HTTP status');
+    const a = res.data.account;
+    assert.deepEqual([a.name, a.nickname, a.balance, a.property_type, a.is_business, a.metadata], ['Home', 'Casa', 360000, 'VEHICLE', true, 'updated']);
+    const agg = await accounts.updateAccountByMember(checking.guid, member, user, { account: { is_hidden: true, is_business: true, metadata: `agg-${RUN}` } });
+    assert.equal(agg.status, 200, 'HTTP status (aggregated)');
+    assert.deepEqual([agg.data.account.is_hidden, agg.data.account.is_business, agg.data.account.metadata], [true, true, `agg-${RUN}`]);
+    assert.equal(agg.data.account.name, checking.name, 'aggregated name unchanged');
+    const body = await expectError(accounts.updateAccountByMember(checking.guid, member, user, { account: { name: 'Renamed' } }), 400);
+    assert.equal(typeof body?.error, 'object', '400 body error');
+    assert.deepEqual((await accounts.readAccountByMember(checking.guid, member, user)).data.account, agg.data.account, 'read back');
+  });
+
+  await step('deleteManualAccount: aggregated -> 400; manual -> 204, then readAccount -> 404', async () => {
+    await expectError(accounts.deleteManualAccount(checking.guid, ACCEPT, user), 400);
+    assert.equal((await accounts.deleteManualAccount(house.guid, ACCEPT, user)).status, 204, 'HTTP status');
+    await expectError(accounts.readAccount(house.guid, user), 404);
+  });
+
+  const edited = await step('updateTransaction / updateTransactionByAccount (description, memo) -> 200; date -> 400', async () => {
+    const { data } = await transactions.listTransactionsByAccount(checking.guid, user, 1, 1000);
+    const [t1, t2] = data.transactions;
+    assert.ok(t1 && t2, 'two transactions on CHECKING');
+    const res = await transactions.updateTransaction(user, t1.guid, { transaction: { description: `Edited ${RUN}`, memo: `memo ${RUN}` } });
+    assert.equal(res.status, 200, 'HTTP status');
+    assert.deepEqual([res.data.transaction.guid, res.data.transaction.description, res.data.transaction.memo], [t1.guid, `Edited ${RUN}`, `memo ${RUN}`]);
+    assert.deepEqual({ ...res.data.transaction, description: t1.description, memo: t1.memo, updated_at: t1.updated_at }, t1, 'other fields unchanged');
+    const res2 = await transactions.updateTransactionByAccount(user, member, checking.guid, t2.guid, { transaction: { description: `By account ${RUN}` } });
+    assert.equal(res2.status, 200, 'HTTP status (by account)');
+    assert.equal(res2.data.transaction.description, `By account ${RUN}`, 'description (by account)');
+    await expectError(transactions.updateTransactionByAccount(user, member, byType.SAVINGS.guid, t2.guid, { transaction: { memo: 'x' } }), 404);
+    const body = await expectError(transactions.updateTransaction(user, t1.guid, { transaction: { date: '2020-01-01' } }), 400);
+    assert.equal(typeof body?.error, 'object', '400 body error');
+    return { [t1.guid]: [`Edited ${RUN}`, `memo ${RUN}`], [t2.guid]: [`By account ${RUN}`, t2.memo] };
+  });
+
+  await step('aggregate again: the edited descriptions/memos and the CHECKING account\'s updates stay', async () => {
+    const before = (await members.readMemberStatus(member, user)).data.member.successfully_aggregated_at;
+    assert.equal((await members.aggregateMember(member, user)).status, 202, 'HTTP status');
+    await waitForMember(member, user, 'CONNECTED', before);
+    const { data } = await transactions.listTransactionsByAccount(checking.guid, user, 1, 1000);
+    const byGuid = Object.fromEntries(data.transactions.map((t) => [t.guid, t]));
+    for (const [guid, [description, memo]] of Object.entries(edited)) {
+      assert.deepEqual([byGuid[guid]?.description, byGuid[guid]?.memo], [description, memo], `${guid} after re-aggregation`);
+    }
+    const a = (await accounts.readAccount(checking.guid, user)).data.account;
+    assert.deepEqual([a.is_hidden, a.is_business, a.metadata], [true, true, `agg-${RUN}`], 'CHECKING updates after re-aggregation');
+  });
+
+  await step('delete user -> 204', async () => {
+    assert.equal((await users.deleteUser(ACCEPT, user)).status, 204, 'HTTP status');
+    createdUsers.delete(user);
+  });
+}
+
 console.log(`node SDK mx-platform-node against ${URL}`);
 let failed = 0;
-for (const [name, fn] of [['basic', scenario], ['aggregation', aggregationScenario]]) {
+for (const [name, fn] of [['basic', scenario], ['aggregation', aggregationScenario], ['data', dataScenario], ['edits', editsScenario]]) {
   console.log(`-- ${name}`);
   try {
     await fn();
