@@ -101,9 +101,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::bad_request(format!("the request body has the wrong shape: {inner}"))
         } else if path.contains("credentials") || path.contains("challenges") {
             // serde quotes the offending value, and here it may be a password.
-            ApiError::bad_request(format!("{path}: {}", without_value(strip_position(&inner.to_string()))))
+            ApiError::bad_request(format!("{path}: {}", plain(&without_value(strip_position(&inner.to_string())))))
         } else {
-            ApiError::bad_request(format!("{path}: {}", strip_position(&inner.to_string())))
+            ApiError::bad_request(format!("{path}: {}", plain(strip_position(&inner.to_string()))))
         }
     })?;
     de.end().map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
@@ -115,6 +115,15 @@ fn without_value(message: &str) -> String {
     match (message.find(':'), message.rfind(", expected")) {
         (Some(colon), Some(expected)) if colon < expected => format!("{}{}", &message[..colon], &message[expected..]),
         _ => "invalid value".to_owned(),
+    }
+}
+
+/// serde names Rust types (`expected struct TransactionFields with 4 elements`); callers see
+/// JSON words instead (`expected an object`).
+fn plain(message: &str) -> String {
+    match message.find("expected struct ") {
+        Some(i) => format!("{}expected an object", &message[..i]),
+        None => message.replace("a sequence", "an array").replace("a map", "an object"),
     }
 }
 

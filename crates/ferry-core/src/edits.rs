@@ -338,6 +338,12 @@ impl Service {
                 return Err(Error::NotFound("transaction"));
             }
         }
+        // Empty strings say nothing (generated clients send them for unset fields).
+        let edit = TransactionEdit {
+            date: edit.date.filter(|d| !d.trim().is_empty()),
+            category_guid: edit.category_guid.filter(|c| !c.trim().is_empty()),
+            ..edit
+        };
         if edit.date.is_some() {
             return Err(Error::bad_request("transaction.date cannot be changed yet; description and memo can"));
         }

@@ -434,11 +434,17 @@ impl Service {
         })?;
         let now = self.now();
 
-        // The member shows the job from its start.
+        // The member shows the job from its start; the flags of what this job processes start
+        // over (a verify leaves `has_processed_transactions` alone).
         member.is_being_aggregated = true;
         member.is_authenticated = false;
         member.has_processed_accounts = false;
-        member.has_processed_transactions = false;
+        if matches!(job.job_type, JobType::Aggregation | JobType::History) {
+            member.has_processed_transactions = false;
+        }
+        if job.job_type == JobType::Verification {
+            member.has_processed_account_numbers = false;
+        }
         member.aggregated_at = job.started_at.or(Some(now));
         member.most_recent_job_guid = Some(job.guid.to_string());
         member.updated_at = now;
@@ -488,7 +494,10 @@ impl Service {
                 match self.pull_data(connector.as_ref(), &session, &mut member, &mut job, worker).await {
                     Ok(summary) => {
                         let done = self.now();
-                        member.successfully_aggregated_at = Some(done);
+                        // Only jobs that aggregate transactions count as an aggregation.
+                        if matches!(job.job_type, JobType::Aggregation | JobType::History) {
+                            member.successfully_aggregated_at = Some(done);
+                        }
                         member.is_being_aggregated = false;
                         member.needs_updated_credentials = false;
                         member.updated_at = done;

@@ -55,6 +55,7 @@ async fn verify_identify_and_statements_bring_their_data() {
         assert!(masked.as_str().unwrap().ends_with(&numbers[0]["account_number"].as_str().unwrap()[6..]));
         let s = app.get(&format!("{base}/status")).await.body["member"].clone();
         assert_eq!(s["has_processed_account_numbers"], true, "{s}");
+        assert_eq!(s["has_processed_transactions"], true, "a verify leaves the transactions' flag alone: {s}");
 
         // Verifying again keeps the same guids.
         assert_eq!(app.post(&format!("{base}/verify"), json!({})).await.status, StatusCode::OK);
