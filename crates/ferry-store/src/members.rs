@@ -539,52 +539,62 @@ impl Db {
     /// As [`Db::update_member_progress`], recording `events` in the same transaction
     /// (`on_status_change` only if the member's connection status changes).
     pub async fn update_member_progress_with(&self, m: &Member, events: &MemberEvents) -> Result<bool> {
-        let n = on_writer!(self, |conn| {
-            use sqlx::Connection;
-            let mut tx = conn.begin().await?;
-            let before: Option<String> = if events.on_status_change.is_empty() {
-                None
-            } else {
-                sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
-                    .bind(m.guid.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-            };
-            let n = sqlx::query(
-                "UPDATE members SET connection_status = $1, connection_status_message = $2,
+        // The statement, on a connection or a transaction.
+        macro_rules! progress {
+            ($exec:expr) => {
+                sqlx::query(
+                    "UPDATE members SET connection_status = $1, connection_status_message = $2,
                 is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
                 has_processed_transactions = $6, has_processed_account_numbers = $7,
                 aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
                 most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13,
                 oauth_window_uri = $15
              WHERE guid = $14",
-            )
-            .bind(m.connection_status.as_str())
-            .bind(&m.connection_status_message)
-            .bind(m.is_being_aggregated)
-            .bind(m.is_authenticated)
-            .bind(m.has_processed_accounts)
-            .bind(m.has_processed_transactions)
-            .bind(m.has_processed_account_numbers)
-            .bind(m.aggregated_at.map(to_micros))
-            .bind(m.successfully_aggregated_at.map(to_micros))
-            .bind(&m.most_recent_job_guid)
-            .bind(m.most_recent_job_detail_code)
-            .bind(m.needs_updated_credentials)
-            .bind(to_micros(m.updated_at))
-            .bind(m.guid.as_str())
-            .bind(&m.oauth_window_uri)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                insert_events!(tx, &events.always);
-                if before.is_some_and(|b| b != m.connection_status.as_str()) {
-                    insert_events!(tx, &events.on_status_change);
+                )
+                .bind(m.connection_status.as_str())
+                .bind(&m.connection_status_message)
+                .bind(m.is_being_aggregated)
+                .bind(m.is_authenticated)
+                .bind(m.has_processed_accounts)
+                .bind(m.has_processed_transactions)
+                .bind(m.has_processed_account_numbers)
+                .bind(m.aggregated_at.map(to_micros))
+                .bind(m.successfully_aggregated_at.map(to_micros))
+                .bind(&m.most_recent_job_guid)
+                .bind(m.most_recent_job_detail_code)
+                .bind(m.needs_updated_credentials)
+                .bind(to_micros(m.updated_at))
+                .bind(m.guid.as_str())
+                .bind(&m.oauth_window_uri)
+                .execute(&mut *$exec)
+                .await?
+                .rows_affected()
+            };
+        }
+        let n = on_writer!(self, |conn| {
+            if events.is_empty() {
+                progress!(conn)
+            } else {
+                use sqlx::Connection;
+                let mut tx = conn.begin().await?;
+                let before: Option<String> = if events.on_status_change.is_empty() {
+                    None
+                } else {
+                    sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
+                        .bind(m.guid.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                };
+                let n = progress!(tx);
+                if n == 1 {
+                    insert_events!(tx, &events.always);
+                    if before.is_some_and(|b| b != m.connection_status.as_str()) {
+                        insert_events!(tx, &events.on_status_change);
+                    }
                 }
+                tx.commit().await?;
+                n
             }
-            tx.commit().await?;
-            n
         });
         Ok(n == 1)
     }

@@ -47,7 +47,7 @@ macro_rules! insert_events {
     ($conn:expr, $events:expr) => {
         for e in $events {
             let like = format!("%,{},%", e.event_type);
-            sqlx::query(
+            let written = sqlx::query(
                 "INSERT INTO webhook_events (guid, client_id, member_guid, type, action, payload, callback_payload, created_at)
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints ep WHERE ep.client_id = $2
@@ -63,7 +63,11 @@ macro_rules! insert_events {
             .bind($crate::to_micros(e.created_at))
             .bind(&like)
             .execute(&mut *$conn)
-            .await?;
+            .await?
+            .rows_affected();
+            if written == 0 {
+                continue; // No endpoint wants it.
+            }
             sqlx::query(
                 "INSERT INTO webhook_deliveries (event_guid, endpoint_guid, client_id, ordering_key, event_seq,
                     status, attempts, next_attempt_at, created_at)
