@@ -136,6 +136,12 @@ async fn main() -> Result<(), common::BoxError> {
     // Let the background checkpointer fold the load's WAL into the database first: the bench
     // measures steady-state reads, not reads racing the bulk load's aftermath.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    // What autovacuum would do shortly after such a load (`--no-analyze` measures without it).
+    if !args.iter().any(|a| a == "--no-analyze") {
+        let t = Instant::now();
+        db.analyze().await?;
+        println!("analyze after the load: {:.1} s", t.elapsed().as_secs_f64());
+    }
     let mut latencies = Vec::with_capacity(QUERIES);
     for q in 0..QUERIES + WARMUP {
         let from = start + Duration::days((next() % (days as u64 - 30)) as i64);

@@ -153,7 +153,10 @@ impl Db {
     /// `postgres://...`. Does not migrate; call [`Db::migrate`].
     pub async fn connect(url: &str) -> Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            // Statements are prepared once per connection; planning each execution anew cost
+            // more than running it (1–2 ms against 0.3–1.5 ms for a transaction page), and the
+            // generic plans of these index lookups are the same plans.
+            let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
@@ -205,6 +208,19 @@ impl Db {
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
         migrations::run(self).await
+    }
+
+    /// Refreshes the planner's statistics (and, on PostgreSQL, the visibility map that lets
+    /// index-only scans skip the heap): what autovacuum does in time after a bulk load.
+    pub async fn analyze(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(_) => on_writer!(self, |conn| sqlx::query("ANALYZE").execute(&mut *conn).await.map(|_| ()))?,
+            Db::Postgres(pool) => {
+                sqlx::query("VACUUM (ANALYZE) transactions").execute(pool).await?;
+                sqlx::query("VACUUM (ANALYZE) transaction_day_counts").execute(pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A trivial round trip, for health checks.

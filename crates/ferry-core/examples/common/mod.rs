@@ -45,7 +45,11 @@ impl Bench {
     pub async fn finish(self) -> Result<(), BoxError> {
         self.db.close().await;
         if let Some((admin, name)) = self.postgres {
-            ferry_store::drop_postgres_database(&admin, &name).await?;
+            if std::env::var_os("FERRY_BENCH_KEEP").is_some() {
+                println!("kept database {name}");
+            } else {
+                ferry_store::drop_postgres_database(&admin, &name).await?;
+            }
         }
         Ok(())
     }
