@@ -6,6 +6,10 @@
 
 mod common;
 
+/// The allocator `ferry` itself runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use ferry_core::{DataScope, MemberRef, UserRef};

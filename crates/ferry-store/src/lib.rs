@@ -171,6 +171,9 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("temp_store", "memory")
+                // 64 MiB of page cache per connection (SQLite's default is 2 MiB, which made a
+                // growing database read its index pages from the OS again and again).
+                .pragma("cache_size", "-65536")
                 // Checkpoints run in the background (see `start_checkpointer`), so a commit
                 // never waits for one and its fsync.
                 .pragma("wal_autocheckpoint", "0");
