@@ -18,6 +18,17 @@ impl FromRequestParts<Service> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Self::Rejection> {
         let unauthorized = || ApiError::from(ferry_core::Error::Unauthorized);
+        // Atrium's headers carry the same client credentials.
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        if let (Some(key), Some(id)) = (header("mx-api-key"), header("mx-client-id")) {
+            return Ok(Auth(service.authenticate(id, key).await?));
+        }
+        if parts.headers.contains_key("mx-api-key") || parts.headers.contains_key("mx-client-id") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "authentication required: both MX-API-Key and MX-Client-ID",
+            ));
+        }
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,

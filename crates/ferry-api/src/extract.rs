@@ -34,6 +34,9 @@ const ACCEPTABLE: &[&str] = &[
     "application/vnd.mx.api.v1+json",
     "application/vnd.mx.api.v1+pdf",
     "application/pdf",
+    // Atrium's media types: its router answers them with the Platform's shapes it shares.
+    "application/vnd.mx.atrium.v1+json",
+    "application/vnd.mx.atrium.v1+pdf",
 ];
 
 impl<S: Send + Sync> FromRequestParts<S> for Version {

@@ -2,6 +2,7 @@
 //! types and error bodies over the same [`ferry_core::Service`]; only this crate knows HTTP.
 
 mod admin;
+mod atrium;
 mod auth;
 mod error;
 mod extract;
@@ -38,9 +39,16 @@ pub fn router(service: Service) -> Router {
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(service.clone()),
     );
-    let nexus = common_layers(nexus::router(service));
+    let nexus = common_layers(nexus::router(service.clone()));
+    let atrium = common_layers(atrium::router(service));
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
-        let target = if nexus::is_nexus(req.headers()) { nexus.clone() } else { platform.clone() };
+        let target = if nexus::is_nexus(req.headers()) {
+            nexus.clone()
+        } else if atrium::is_atrium(req.headers()) {
+            atrium.clone()
+        } else {
+            platform.clone()
+        };
         async move {
             use tower::ServiceExt;
             target.oneshot(req).await

@@ -2,12 +2,12 @@
 //! paths; the version decides how path identifiers are read (v20250224 takes a guid or a
 //! partner id) and which JSON shapes are served.
 
-mod accounts;
-mod institutions;
+pub(crate) mod accounts;
+pub(crate) mod institutions;
 pub(crate) mod json;
-mod members;
-mod records;
-mod transactions;
+pub(crate) mod members;
+pub(crate) mod records;
+pub(crate) mod transactions;
 mod users;
 
 use axum::Router;

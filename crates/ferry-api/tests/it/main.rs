@@ -7,6 +7,7 @@ mod support;
 
 mod aggregation;
 mod concurrency;
+mod dialects;
 mod errors;
 mod institutions;
 mod isolation;

@@ -52,6 +52,9 @@ pub struct TestApp {
     pub client: Client,
     pub auth: String,
     pub other_auth: String,
+    /// The client's credentials as Atrium sends them: (MX-Client-ID, MX-API-Key).
+    pub atrium: (String, String),
+    pub other_atrium: (String, String),
     /// The SQLite file, when the backend is SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
     pub clock: Arc<ManualClock>,
@@ -98,6 +101,8 @@ impl TestApp {
             router: ferry_api::router(service.clone()),
             auth: basic(client.id.as_str(), key.expose()),
             other_auth: basic(other.id.as_str(), other_key.expose()),
+            atrium: (client.id.to_string(), key.expose().to_owned()),
+            other_atrium: (other.id.to_string(), other_key.expose().to_owned()),
             service,
             client,
             sqlite_path,
