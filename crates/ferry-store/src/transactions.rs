@@ -361,15 +361,16 @@ impl Db {
                 ")), '[]'::json) AS TEXT) FROM ("
             ),
         };
+        // One round trip: the total (from the per-day counts the triggers keep) and the page
+        // as two scalar subqueries of one statement.
         let (total, rows): (i64, String) = on_reader!(self, |conn| {
-            // The total comes from the per-day counts the triggers keep.
-            let mut count =
-                QueryBuilder::new("SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
-            push_scope!(count, user, scope, from, to);
-            let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+            let mut select =
+                QueryBuilder::new("SELECT (SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
+            push_scope!(select, user, scope, from, to);
             // The page's guids come from the index alone (skipping `OFFSET` entries there costs
             // little); only the page's own rows are then read and joined.
-            let mut select = QueryBuilder::new(page_as_json);
+            select.push("), (");
+            select.push(page_as_json);
             select.push(concat!(
                 "SELECT ",
                 transaction_columns!(),
@@ -380,10 +381,10 @@ impl Db {
             select.push(" OFFSET ").push_bind(page.offset());
             select.push(
                 ") p JOIN transactions t ON t.guid = p.page_guid
-                 JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid) s",
+                 JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid) s)",
             );
-            let json: String = select.build_query_scalar().fetch_one(&mut *conn).await?;
-            (total, json)
+            let row: (i64, String) = select.build_query_as().fetch_one(&mut *conn).await?;
+            row
         });
         let rows = page_rows(&rows);
         Ok(Page {
