@@ -68,14 +68,19 @@ impl Service {
         to: Option<Date>,
         page: PageRequest,
     ) -> Result<Page<Transaction>> {
-        let u = self.get_user(client, user).await?;
+        // Guids need no lookup first: the listing statement checks that the user is the
+        // client's and the member or account the user's. Partner ids are resolved first.
+        let user_guid = match user {
+            UserRef::Guid(g) => g.clone(),
+            other => self.get_user(client, other).await?.guid,
+        };
+        let as_user = UserRef::Guid(user_guid.clone());
         let scope = match of {
             DataScope::User => TransactionScope::User,
-            DataScope::Member(m) => {
-                TransactionScope::Member(self.get_member(client, &UserRef::Guid(u.guid.clone()), m).await?.guid)
-            }
+            DataScope::Member(MemberRef::Guid(g)) => TransactionScope::Member(g.clone()),
+            DataScope::Member(m) => TransactionScope::Member(self.get_member(client, &as_user, m).await?.guid),
             DataScope::Account(a) => {
-                TransactionScope::Account(self.get_account(client, &UserRef::Guid(u.guid.clone()), a).await?.guid)
+                TransactionScope::Account(AccountGuid::parse(a).map_err(|_| Error::NotFound("account"))?)
             }
         };
         let today = self.now().date();
@@ -84,7 +89,7 @@ impl Service {
         if from > to {
             return Err(Error::bad_request("from_date must not be after to_date"));
         }
-        Ok(self.db().list_transactions(&client.id, &u.guid, &scope, from, to, page).await?)
+        Ok(self.db().list_transactions(&client.id, &user_guid, &scope, from, to, page).await?)
     }
 
     /// Resolves a scope through client-scoped reads (a member or account of another user or

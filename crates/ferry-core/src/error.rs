@@ -24,6 +24,7 @@ pub enum Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::NotFound(what) => Error::NotFound(what),
             StoreError::Conflict(table) => {
                 Error::Conflict { message: format!("a conflicting {table} record already exists"), guid: None }
             }

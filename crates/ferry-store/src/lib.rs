@@ -123,6 +123,9 @@ pub enum StoreError {
     /// A foreign key refused the write: the row it hangs off (named) is gone.
     #[error("the {0} this row belongs to does not exist")]
     MissingParent(&'static str),
+    /// A read found no such object for the caller (the payload names its kind).
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// The store's background task has stopped (the server is shutting down).
     #[error("the database is closed")]
     Closed,

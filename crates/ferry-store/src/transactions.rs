@@ -10,7 +10,7 @@ use sqlx::{FromRow, QueryBuilder};
 use time::Date;
 use time::macros::format_description;
 
-use crate::{Db, Result, from_micros, on_reader, on_writer, to_micros};
+use crate::{Db, Result, StoreError, from_micros, on_reader, on_writer, to_micros};
 
 /// Which transactions a listing covers.
 #[derive(Debug, Clone)]
@@ -337,11 +337,12 @@ impl Db {
         Ok(deleted)
     }
 
-    /// Transactions dated within `from..=to`, newest first. `user` and the scope's member or
-    /// account must come from reads scoped to `client`.
+    /// Transactions dated within `from..=to`, newest first, in one statement that also checks
+    /// that `user` is `client`'s and the scope's member or account is that user's: `Err` with
+    /// [`StoreError::NotFound`] naming the first that is not.
     pub async fn list_transactions(
         &self,
-        _client: &ClientId,
+        client: &ClientId,
         user: &UserGuid,
         scope: &TransactionScope,
         from: Date,
@@ -363,29 +364,63 @@ impl Db {
         };
         // One round trip: the total (from the per-day counts the triggers keep) and the page
         // as two scalar subqueries of one statement.
-        let (total, rows): (i64, String) = on_reader!(self, |conn| {
-            let mut select =
-                QueryBuilder::new("SELECT (SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
-            push_scope!(select, user, scope, from, to);
-            // The page's guids come from the index alone (skipping `OFFSET` entries there costs
-            // little); only the page's own rows are then read and joined.
-            select.push("), (");
-            select.push(page_as_json);
-            select.push(concat!(
-                "SELECT ",
-                transaction_columns!(),
-                " FROM (SELECT t.guid AS page_guid FROM transactions t"
-            ));
-            push_scope!(select, user, scope, from, to);
-            select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(page.limit());
-            select.push(" OFFSET ").push_bind(page.offset());
-            select.push(
-                ") p JOIN transactions t ON t.guid = p.page_guid
+        let (user_found, scope_found, total, rows): (Option<String>, Option<String>, i64, String) =
+            on_reader!(self, |conn| {
+                let mut select = QueryBuilder::new("SELECT (SELECT u.guid FROM users u WHERE u.guid = ");
+                select
+                    .push_bind(user.as_str().to_owned())
+                    .push(" AND u.client_id = ")
+                    .push_bind(client.as_str().to_owned());
+                match scope {
+                    TransactionScope::User => {
+                        select.push("), (SELECT 'user'");
+                    }
+                    TransactionScope::Member(m) => {
+                        select
+                            .push("), (SELECT m.guid FROM members m WHERE m.guid = ")
+                            .push_bind(m.as_str().to_owned());
+                        select.push(" AND m.user_guid = ").push_bind(user.as_str().to_owned());
+                        select.push(" AND m.client_id = ").push_bind(client.as_str().to_owned());
+                    }
+                    TransactionScope::Account(a) => {
+                        select
+                            .push("), (SELECT a.guid FROM accounts a WHERE a.guid = ")
+                            .push_bind(a.as_str().to_owned());
+                        select.push(" AND a.user_guid = ").push_bind(user.as_str().to_owned());
+                        select.push(" AND a.client_id = ").push_bind(client.as_str().to_owned());
+                    }
+                }
+                select.push("), (SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM transaction_day_counts t");
+                push_scope!(select, user, scope, from, to);
+                // The page's guids come from the index alone (skipping `OFFSET` entries there costs
+                // little); only the page's own rows are then read and joined.
+                select.push("), (");
+                select.push(page_as_json);
+                select.push(concat!(
+                    "SELECT ",
+                    transaction_columns!(),
+                    " FROM (SELECT t.guid AS page_guid FROM transactions t"
+                ));
+                push_scope!(select, user, scope, from, to);
+                select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(page.limit());
+                select.push(" OFFSET ").push_bind(page.offset());
+                select.push(
+                    ") p JOIN transactions t ON t.guid = p.page_guid
                  JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid) s)",
-            );
-            let row: (i64, String) = select.build_query_as().fetch_one(&mut *conn).await?;
-            row
-        });
+                );
+                let row: (Option<String>, Option<String>, i64, String) =
+                    select.build_query_as().fetch_one(&mut *conn).await?;
+                row
+            });
+        if user_found.is_none() {
+            return Err(StoreError::NotFound("user"));
+        }
+        if scope_found.is_none() {
+            return Err(StoreError::NotFound(match scope {
+                TransactionScope::Member(_) => "member",
+                _ => "account",
+            }));
+        }
         let rows = page_rows(&rows);
         Ok(Page {
             items: rows.into_iter().filter_map(TransactionRow::into_transaction).collect(),
