@@ -14,12 +14,13 @@ REPO_ROOT=$(dirname "$COMPAT_DIR")
 
 # Pinned tool versions (the Node SDK is pinned by compat/node/package.json + package-lock.json).
 MX_PYTHON_PIN="mx-platform-python==1.12.0"
+ATRIUM_PIN="atrium==2.11.7"
 SCHEMATHESIS_PIN="schemathesis==4.32.5"
 
 FERRY_BIN=${FERRY_BIN:-target/release/ferry}
 [[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium}
 if [[ ! -x $FERRY_BIN ]]; then
   echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
   exit 2
@@ -137,6 +138,7 @@ run_suite() { # run_suite LABEL SUITE
   case $suite in
     python) "$SDK_VENV/bin/python" "$COMPAT_DIR/python_sdk.py" || rc=$? ;;
     node) MX_NODE_MODULES="$NODE_MODULES" node "$COMPAT_DIR/node/node_sdk.mjs" || rc=$? ;;
+    atrium) "$ATRIUM_VENV/bin/python" "$COMPAT_DIR/atrium_sdk.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
         "$ST_VENV/bin/python" "$COMPAT_DIR/schemathesis_suite.py" || rc=$? ;;
@@ -189,6 +191,7 @@ log "preparing environments in $ENV_ROOT"
 [[ " $SUITES " != *" python "* ]] || SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
 [[ " $SUITES " != *" schemathesis "* ]] || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
 [[ " $SUITES " != *" node "* ]] || NODE_MODULES=$(node_env)
+[[ " $SUITES " != *" atrium "* ]] || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
 
 LABELS=()
 URLS=()
