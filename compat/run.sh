@@ -20,7 +20,7 @@ SCHEMATHESIS_PIN="schemathesis==4.32.5"
 FERRY_BIN=${FERRY_BIN:-target/release/ferry}
 [[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus}
 if [[ ! -x $FERRY_BIN ]]; then
   echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
   exit 2
@@ -139,6 +139,7 @@ run_suite() { # run_suite LABEL SUITE
     python) "$SDK_VENV/bin/python" "$COMPAT_DIR/python_sdk.py" || rc=$? ;;
     node) MX_NODE_MODULES="$NODE_MODULES" node "$COMPAT_DIR/node/node_sdk.mjs" || rc=$? ;;
     atrium) "$ATRIUM_VENV/bin/python" "$COMPAT_DIR/atrium_sdk.py" || rc=$? ;;
+    nexus) "$PYTHON" "$COMPAT_DIR/nexus_http.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
         "$ST_VENV/bin/python" "$COMPAT_DIR/schemathesis_suite.py" || rc=$? ;;
