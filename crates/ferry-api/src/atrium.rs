@@ -20,99 +20,66 @@ use ferry_domain::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ApiError;
 use crate::auth::Auth;
 use crate::extract::{JsonBody, Path, QueryParams};
 use crate::platform::{accounts, institutions, json, members, records, transactions};
+use crate::{ApiError, dialect};
 
 pub const MEDIA_TYPE: &str = "application/vnd.mx.atrium.v1+json";
 
 /// Whether a request speaks Atrium: its key headers, or its media type.
 pub fn is_atrium(headers: &HeaderMap) -> bool {
-    let mentions = |h: header::HeaderName| {
-        headers.get(h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("vnd.mx.atrium"))
-    };
-    headers.contains_key("mx-api-key")
-        || headers.contains_key("mx-client-id")
-        || mentions(header::ACCEPT)
-        || mentions(header::CONTENT_TYPE)
+    dialect::speaks(headers, &["mx-api-key", "mx-client-id"], "vnd.mx.atrium")
 }
 
 pub fn router(service: Service) -> Router {
-    Router::new()
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/{user}", get(read_user).put(update_user).delete(delete_user))
-        .route("/users/{user}/members", get(list_members).post(create_member))
-        .route("/users/{user}/members/{member}", get(read_member).put(update_member).delete(delete_member))
-        .route("/users/{user}/members/{member}/status", get(member_status))
-        .route("/users/{user}/members/{member}/aggregate", post(aggregate))
-        .route("/users/{user}/members/{member}/balance", post(balance))
-        .route("/users/{user}/members/{member}/extend_history", post(extend_history))
-        .route("/users/{user}/members/{member}/identify", post(identify))
-        .route("/users/{user}/members/{member}/verify", post(verify))
-        .route("/users/{user}/members/{member}/fetch_statements", post(fetch_statements))
-        .route("/users/{user}/members/{member}/resume", put(resume))
-        .route("/users/{user}/members/{member}/oauth_window_uri", get(oauth_window_uri))
-        .route("/users/{user}/members/{member}/credentials", get(members::credentials))
-        .route("/users/{user}/members/{member}/challenges", get(members::challenges))
-        .route("/users/{user}/members/{member}/accounts", get(accounts::list_by_member))
-        .route("/users/{user}/members/{member}/accounts/{account}", get(accounts::read_by_member))
-        .route("/users/{user}/members/{member}/transactions", get(transactions::list_by_member))
-        .route("/users/{user}/members/{member}/account_numbers", get(records::account_numbers_by_member))
-        .route("/users/{user}/members/{member}/account_owners", get(records::account_owners_by_member))
-        .route("/users/{user}/members/{member}/holdings", get(holdings_by_member))
-        .route("/users/{user}/members/{member}/statements", get(records::statements_by_member))
-        .route("/users/{user}/members/{member}/statements/{statement}", get(records::statement))
-        .route("/users/{user}/accounts", get(accounts::list))
-        .route("/users/{user}/accounts/{account}", get(accounts::read))
-        .route("/users/{user}/accounts/{account}/transactions", get(transactions::list_by_account))
-        .route("/users/{user}/accounts/{account}/account_numbers", get(records::account_numbers_by_account))
-        .route("/users/{user}/accounts/{account}/holdings", get(holdings_by_account))
-        .route("/users/{user}/transactions", get(transactions::list))
-        .route("/users/{user}/transactions/{transaction}", get(transactions::read))
-        .route("/users/{user}/holdings", get(holdings))
-        .route("/users/{user}/holdings/{holding}", get(holding))
-        .route("/institutions", get(institutions::list))
-        .route("/institutions/{institution}", get(institutions::read))
-        .route("/institutions/{institution}/credentials", get(institutions::credentials))
-        .fallback(|req: Request| async move {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
-        })
-        .method_not_allowed_fallback(|req: Request| async move {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not allowed on {}", req.method(), req.uri().path()),
-            )
-        })
-        .layer(middleware::from_fn(atrium_shapes))
-        .with_state(service)
+    dialect::with_fallbacks(
+        Router::new()
+            .route("/users", get(list_users).post(create_user))
+            .route("/users/{user}", get(read_user).put(update_user).delete(delete_user))
+            .route("/users/{user}/members", get(list_members).post(create_member))
+            .route("/users/{user}/members/{member}", get(read_member).put(update_member).delete(delete_member))
+            .route("/users/{user}/members/{member}/status", get(member_status))
+            .route("/users/{user}/members/{member}/aggregate", post(aggregate))
+            .route("/users/{user}/members/{member}/balance", post(balance))
+            .route("/users/{user}/members/{member}/extend_history", post(extend_history))
+            .route("/users/{user}/members/{member}/identify", post(identify))
+            .route("/users/{user}/members/{member}/verify", post(verify))
+            .route("/users/{user}/members/{member}/fetch_statements", post(fetch_statements))
+            .route("/users/{user}/members/{member}/resume", put(resume))
+            .route("/users/{user}/members/{member}/oauth_window_uri", get(oauth_window_uri))
+            .route("/users/{user}/members/{member}/credentials", get(members::credentials))
+            .route("/users/{user}/members/{member}/challenges", get(members::challenges))
+            .route("/users/{user}/members/{member}/accounts", get(accounts::list_by_member))
+            .route("/users/{user}/members/{member}/accounts/{account}", get(accounts::read_by_member))
+            .route("/users/{user}/members/{member}/transactions", get(transactions::list_by_member))
+            .route("/users/{user}/members/{member}/account_numbers", get(records::account_numbers_by_member))
+            .route("/users/{user}/members/{member}/account_owners", get(records::account_owners_by_member))
+            .route("/users/{user}/members/{member}/holdings", get(holdings_by_member))
+            .route("/users/{user}/members/{member}/statements", get(records::statements_by_member))
+            .route("/users/{user}/members/{member}/statements/{statement}", get(records::statement))
+            .route("/users/{user}/accounts", get(accounts::list))
+            .route("/users/{user}/accounts/{account}", get(accounts::read))
+            .route("/users/{user}/accounts/{account}/transactions", get(transactions::list_by_account))
+            .route("/users/{user}/accounts/{account}/account_numbers", get(records::account_numbers_by_account))
+            .route("/users/{user}/accounts/{account}/holdings", get(holdings_by_account))
+            .route("/users/{user}/transactions", get(transactions::list))
+            .route("/users/{user}/transactions/{transaction}", get(transactions::read))
+            .route("/users/{user}/holdings", get(holdings))
+            .route("/users/{user}/holdings/{holding}", get(holding))
+            .route("/institutions", get(institutions::list))
+            .route("/institutions/{institution}", get(institutions::read))
+            .route("/institutions/{institution}/credentials", get(institutions::credentials)),
+    )
+    .layer(middleware::from_fn(atrium_shapes))
+    .with_state(service)
 }
 
 /// Checks the media type and labels JSON answers (errors too) with Atrium's.
 async fn atrium_shapes(req: Request, next: Next) -> Response {
-    let acceptable = |v: &str| {
-        v.split(',').any(|r| {
-            let m = r.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            matches!(
-                m.as_str(),
-                "*/*"
-                    | "application/*"
-                    | "application/json"
-                    | MEDIA_TYPE
-                    | "application/vnd.mx.atrium.v1+pdf"
-                    | "application/pdf"
-            )
-        })
-    };
-    if let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok())
-        && !accept.trim().is_empty()
-        && !acceptable(accept)
-    {
-        let mut r = ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            format!("cannot answer with `{}`; use {MEDIA_TYPE}", accept.chars().take(80).collect::<String>()),
-        )
-        .into_response();
+    let ours = [MEDIA_TYPE, "application/vnd.mx.atrium.v1+pdf", "application/pdf"];
+    if let Some(message) = dialect::unacceptable(req.headers(), &ours) {
+        let mut r = ApiError::new(StatusCode::NOT_ACCEPTABLE, message).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
         return r;
     }
@@ -129,9 +96,7 @@ async fn atrium_shapes(req: Request, next: Next) -> Response {
 }
 
 fn respond(status: StatusCode, body: Value) -> Response {
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-    r
+    dialect::respond(MEDIA_TYPE, status, body)
 }
 
 fn user_ref(s: &str) -> Result<UserRef, ApiError> {

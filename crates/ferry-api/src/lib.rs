@@ -4,6 +4,7 @@
 mod admin;
 mod atrium;
 mod auth;
+mod dialect;
 mod error;
 mod extract;
 mod nexus;

@@ -10,55 +10,42 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use ferry_core::{DataScope, InstitutionRef, MemberPatch, MemberRef, Service, UserRef};
 use ferry_domain::{Client, Member, NewMember, PageRequest, Secret, SubmittedCredential, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ApiError;
 use crate::extract::{JsonBody, Path, QueryParams, Version};
 use crate::platform::json;
+use crate::{ApiError, dialect};
 
 pub const MEDIA_TYPE: &str = "application/vnd.mx.nexus.v1+json";
 
 /// Whether a request speaks Nexus: its session headers, or its media type.
 pub fn is_nexus(headers: &HeaderMap) -> bool {
-    let mentions = |h: header::HeaderName| {
-        headers.get(h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("vnd.mx.nexus"))
-    };
-    headers.contains_key("md-session-token")
-        || headers.contains_key("md-api-token")
-        || mentions(header::ACCEPT)
-        || mentions(header::CONTENT_TYPE)
+    dialect::speaks(headers, &["md-session-token", "md-api-token"], "vnd.mx.nexus")
 }
 
 pub fn router(service: Service) -> Router {
-    Router::new()
-        .route("/sessions", post(open_session))
-        .route("/members", get(list_members).post(create_member))
-        .route("/members/{member}", get(read_member).put(update_member).delete(delete_member))
-        .route("/members/{member}/oauth_window_uri", get(oauth_window_uri))
-        .route("/members/{member}/aggregate", post(aggregate))
-        .route("/jobs/{job}", get(read_job))
-        .route("/accounts", get(list_accounts))
-        .route("/accounts/{account}", get(read_account))
-        .route("/transactions", get(list_transactions))
-        .route("/institutions", get(list_institutions))
-        .route("/institutions/{institution}", get(read_institution))
-        .route("/institutions/{institution}/credentials", get(institution_credentials))
-        .fallback(|req: Request| async move {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
-        })
-        .method_not_allowed_fallback(|req: Request| async move {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not allowed on {}", req.method(), req.uri().path()),
-            )
-        })
-        .layer(middleware::from_fn(nexus_shapes))
-        .with_state(service)
+    dialect::with_fallbacks(
+        Router::new()
+            .route("/sessions", post(open_session))
+            .route("/members", get(list_members).post(create_member))
+            .route("/members/{member}", get(read_member).put(update_member).delete(delete_member))
+            .route("/members/{member}/oauth_window_uri", get(oauth_window_uri))
+            .route("/members/{member}/aggregate", post(aggregate))
+            .route("/jobs/{job}", get(read_job))
+            .route("/accounts", get(list_accounts))
+            .route("/accounts/{account}", get(read_account))
+            .route("/transactions", get(list_transactions))
+            .route("/institutions", get(list_institutions))
+            .route("/institutions/{institution}", get(read_institution))
+            .route("/institutions/{institution}/credentials", get(institution_credentials)),
+    )
+    .layer(middleware::from_fn(nexus_shapes))
+    .with_state(service)
 }
 
 /// MX's Nexus error code for a status.
@@ -73,20 +60,8 @@ fn code_for(status: StatusCode) -> u16 {
 /// Checks the media type; turns every error into Nexus's body (a duplicate's 409 becomes 422
 /// with code 4220) and labels answers with Nexus's media type.
 async fn nexus_shapes(req: Request, next: Next) -> Response {
-    let acceptable = |v: &str| {
-        v.split(',').any(|r| {
-            let m = r.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            matches!(m.as_str(), "*/*" | "application/*" | "application/json" | MEDIA_TYPE)
-        })
-    };
-    if let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok())
-        && !accept.trim().is_empty()
-        && !acceptable(accept)
-    {
-        return error_response(
-            StatusCode::NOT_ACCEPTABLE,
-            &format!("cannot answer with `{}`; use {MEDIA_TYPE}", accept.chars().take(80).collect::<String>()),
-        );
+    if let Some(message) = dialect::unacceptable(req.headers(), &[MEDIA_TYPE]) {
+        return error_response(StatusCode::NOT_ACCEPTABLE, &message);
     }
     let response = next.run(req).await;
     let status = response.status();
@@ -108,15 +83,11 @@ async fn nexus_shapes(req: Request, next: Next) -> Response {
 
 fn error_response(status: StatusCode, message: &str) -> Response {
     let body = json!({ "error": { "code": code_for(status), "message": message, "status": status.as_u16() } });
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-    r
+    respond(status, body)
 }
 
 fn respond(status: StatusCode, body: Value) -> Response {
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-    r
+    dialect::respond(MEDIA_TYPE, status, body)
 }
 
 /// The session of a request: its client and user.
