@@ -22,17 +22,41 @@ pub(crate) struct PendingInsert {
     events: Vec<NewEvent>,
 }
 
-/// Inserts a batch and the events of the rows that went in, in one transaction.
+/// Inserts a batch and the events of the rows that went in, in one transaction. One query
+/// first finds which of the batch's clients have webhook endpoints: only their rows write
+/// events, and a batch without any is a single statement, as before webhooks.
 macro_rules! insert_batch {
     ($conn:expr, $rows:expr) => {{
         use sqlx::Connection;
-        let mut tx = $conn.begin().await?;
-        let inserted = insert_members(&mut *tx, $rows).await?;
-        for row in $rows.iter().filter(|r| inserted.contains(&r.member.guid.as_str().to_owned())) {
-            insert_events!(tx, &row.events);
+        let mut clients: Vec<&str> =
+            $rows.iter().filter(|r| !r.events.is_empty()).map(|r| r.member.client_id.as_str()).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let listening: Vec<String> = if clients.is_empty() {
+            Vec::new()
+        } else {
+            let mut qb = QueryBuilder::new("SELECT DISTINCT client_id FROM webhook_endpoints WHERE client_id IN (");
+            let mut sep = qb.separated(", ");
+            for c in &clients {
+                sep.push_bind(c.to_string());
+            }
+            qb.push(")");
+            qb.build_query_scalar().fetch_all(&mut *$conn).await?
+        };
+        if listening.is_empty() {
+            insert_members(&mut *$conn, $rows).await
+        } else {
+            let mut tx = $conn.begin().await?;
+            let inserted = insert_members(&mut *tx, $rows).await?;
+            for row in $rows.iter().filter(|r| {
+                listening.iter().any(|c| c == r.member.client_id.as_str())
+                    && inserted.contains(&r.member.guid.as_str().to_owned())
+            }) {
+                insert_events!(tx, &row.events);
+            }
+            tx.commit().await?;
+            Ok::<Vec<String>, StoreError>(inserted)
         }
-        tx.commit().await?;
-        Ok::<Vec<String>, StoreError>(inserted)
     }};
 }
 
