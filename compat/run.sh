@@ -20,7 +20,7 @@ SCHEMATHESIS_PIN="schemathesis==4.32.5"
 FERRY_BIN=${FERRY_BIN:-target/release/ferry}
 [[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks}
 if [[ ! -x $FERRY_BIN ]]; then
   echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
   exit 2
@@ -114,7 +114,8 @@ start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_
   port=$(free_port)
   FERRY_URL="http://127.0.0.1:$port"
   export FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
-  "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
+  # Loopback webhook URLs are allowed: the oauth_webhooks suite's receiver is on 127.0.0.1.
+  FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 120; i++)); do
     if curl -fsS -o /dev/null "$FERRY_URL/health" 2>/dev/null; then
@@ -140,6 +141,7 @@ run_suite() { # run_suite LABEL SUITE
     node) MX_NODE_MODULES="$NODE_MODULES" node "$COMPAT_DIR/node/node_sdk.mjs" || rc=$? ;;
     atrium) "$ATRIUM_VENV/bin/python" "$COMPAT_DIR/atrium_sdk.py" || rc=$? ;;
     nexus) "$PYTHON" "$COMPAT_DIR/nexus_http.py" || rc=$? ;;
+    oauth_webhooks) "$SDK_VENV/bin/python" "$COMPAT_DIR/oauth_webhooks_sdk.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
         "$ST_VENV/bin/python" "$COMPAT_DIR/schemathesis_suite.py" || rc=$? ;;
@@ -189,7 +191,7 @@ for tool in "$PYTHON" curl; do command -v "$tool" >/dev/null || { echo "missing 
 export FERRY_MASTER_KEY=${FERRY_MASTER_KEY:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}
 
 log "preparing environments in $ENV_ROOT"
-[[ " $SUITES " != *" python "* ]] || SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
+[[ " $SUITES " != *" python "* && " $SUITES " != *" oauth_webhooks "* ]] || SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
 [[ " $SUITES " != *" schemathesis "* ]] || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
 [[ " $SUITES " != *" node "* ]] || NODE_MODULES=$(node_env)
 [[ " $SUITES " != *" atrium "* ]] || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
