@@ -39,9 +39,13 @@ pub fn respond(media_type: &'static str, status: StatusCode, body: Value) -> Res
     r
 }
 
-/// A dialect router's JSON 404 for unknown paths and 405 for unknown methods.
+/// A dialect router's JSON 404 for unknown paths and 405 for unknown methods, and its panics
+/// caught as 500s inside the router, so the dialect's own layer shapes them too.
 pub fn with_fallbacks(router: Router<Service>) -> Router<Service> {
     router
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::internal("the server hit an unexpected condition").into_response()
+        }))
         .fallback(|req: Request| async move {
             ApiError::new(StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
         })
