@@ -1,7 +1,7 @@
 """The Nexus dialect over plain HTTP (stdlib only): API token -> session -> members -> status ->
 job -> accounts -> transactions -> duplicates 4220 -> stale credentials -> bad sessions 4011
--> the same member through the Platform API -> delete. (Session expiry by time is tested in the
-Rust tests with the injected clock.)
+-> the same member through the Platform API -> delete; every answer, errors too, in the Nexus
+media type. (Session expiry by time is tested in the Rust tests with the injected clock.)
 
 Environment: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY (set by compat/run.sh).
 """
@@ -22,6 +22,7 @@ LOGIN = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1"
 PASSWORD = "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d"
 
 steps = 0
+nexus_answers = []  # (method, path, status, Content-Type) of every answer in the Nexus dialect
 
 
 def step(name, ok, detail=""):
@@ -39,11 +40,12 @@ def call(method, path, headers, body=None):
         req.add_header("Content-Type", headers.get("Accept", "application/json"))
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, r.headers.get("Content-Type", ""), json.loads(raw) if raw else None
+            status, ctype, raw = r.status, r.headers.get("Content-Type", ""), r.read()
     except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, e.headers.get("Content-Type", ""), json.loads(raw) if raw else None
+        status, ctype, raw = e.code, e.headers.get("Content-Type", ""), e.read()
+    if "MD-API-TOKEN" in headers or "MD-SESSION-TOKEN" in headers:
+        nexus_answers.append((method, path, status, ctype))
+    return status, ctype, json.loads(raw) if raw else None
 
 
 def platform(method, path, body=None):
@@ -117,6 +119,8 @@ def main():
     step("delete (200 {})", status == 200 and body == {}, body)
     status, _, _ = call("GET", f"/members/{member}", h)
     step("deleted member is gone", status == 404, status)
+    other = [a for a in nexus_answers if not a[3].startswith(NEXUS)]
+    step(f"every Nexus answer ({len(nexus_answers)}, errors too) is {NEXUS}", not other, other)
     print(f"nexus: {steps} steps passed")
 
 

@@ -2,24 +2,35 @@
 """Drive a running Ferry server with MX's official Python SDK (mx-platform-python==1.12.0).
 
 Env: FERRY_URL (e.g. http://127.0.0.1:8080), FERRY_CLIENT_ID, FERRY_API_KEY.
-Runs five scenarios, each with users of its own: the basic user/institution/member one, an
+Runs eight scenarios, each with users of its own: the basic user/institution/member one, an
 aggregation one (sandbox bank behind mxbank: accounts, paginated transactions, re-aggregation),
 an MFA one (TEXT, OPTIONS and IMAGE_DATA challenges answered through resume_aggregation), a data
 one (investment holdings; verify, identify and fetch_statements with the account numbers, account
-owners and statement PDFs they bring) and an edits one (manual accounts, account and transaction
-updates surviving re-aggregation).
+owners and statement PDFs they bring), an edits one (manual accounts, account and transaction
+updates surviving re-aggregation), an OAuth one (mx_bank_oauth authorized and denied on the
+sandbox bank's page, urllib playing the browser), a webhooks one (a receiver in this process,
+registered with POST /admin/webhooks; needs FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 on the server) and a
+premium_more one (check_balances, extend_history).
 Prints one line per step (`note` lines flag known spec/SDK divergences without failing); a
 scenario stops at its first failure, the next one still runs; exits non-zero if any failed.
 """
+import base64
 import collections
 import datetime
 import hashlib
+import hmac
+import html.parser
+import http.server
 import json
 import math
 import os
 import re
 import sys
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 
 import mx_platform_python as mx
@@ -73,6 +84,7 @@ accounts_api = mx.AccountsApi(client)
 transactions_api = mx.TransactionsApi(client)
 holdings_api = mx.InvestmentHoldingsApi(client)
 statements_api = mx.StatementsApi(client)
+widgets = mx.WidgetsApi(client)
 
 RUN = uuid.uuid4().hex[:12]
 created_users = []  # cleaned up at the end, whatever happens
@@ -1161,8 +1173,497 @@ def edits_scenario():
     step("delete user -> 204", lambda: delete_user(user))
 
 
+# --- OAuth through the sandbox bank's page ------------------------------------------------
+
+OAUTH_BANK = "mx_bank_oauth"
+APP_REDIRECT = "https://app.example.com/done"
+BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{API_KEY}".encode()).decode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the browser's steps are checked one at a time
+
+
+_browser = urllib.request.build_opener(_NoRedirect)
+
+
+def visit(url, form=None):
+    """The end user's browser: one GET (or a form POST), redirects not followed.
+    Returns (status, headers, text)."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        with _browser.open(urllib.request.Request(url, data=data), timeout=30) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def redirected(answer, base, want_status, want_path):
+    """Checks a redirect answer of visit(); returns its absolute target and query parameters."""
+    status, headers, text = answer
+    check(status == want_status, f"HTTP {status}, expected {want_status}: {text[:200]!r}")
+    to = urllib.parse.urljoin(base, headers.get("Location") or "")
+    parts = urllib.parse.urlsplit(to)
+    check(parts.path == want_path, f"Location {to!r}, expected the path {want_path}")
+    return to, {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
+
+
+class BankPage(html.parser.HTMLParser):
+    """The sandbox bank's authorization page: its form, hidden inputs and submit buttons."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.method, self.hidden, self.buttons = None, None, [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.action, self.method = a.get("action"), (a.get("method") or "get").lower()
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden.append((a["name"], a.get("value") or ""))
+        elif tag == "button":
+            self.buttons.append((a.get("name"), a.get("value")))
+
+
+def oauth_member_body():
+    return MemberCreateRequestBody(member=MemberCreateRequest(institution_code=OAUTH_BANK, is_oauth=True, credentials=[]))
+
+
+def create_oauth_member(user):
+    r = members.create_member_with_http_info(user, oauth_member_body())
+    expect_status(r, 200)
+    m = r.data.member
+    assert_member(m, user, OAUTH_BANK)
+    check(m.is_oauth is True, f"is_oauth {m.is_oauth!r}")
+    check(m.connection_status == "PENDING", f"connection_status {m.connection_status!r}")
+    check(re.match(r"https?://", m.oauth_window_uri or ""), f"oauth_window_uri {m.oauth_window_uri!r}")
+    return m
+
+
+def request_window(member, user, **opts):
+    r = widgets.request_o_auth_window_uri_with_http_info(member, user, **opts)
+    expect_status(r, 200)
+    m = r.data.member
+    check(m is not None and m.guid == member, f"member {m.to_dict() if m else None}")
+    check(re.match(r"https?://", m.oauth_window_uri or ""), f"oauth_window_uri {m.oauth_window_uri!r}")
+    return m.oauth_window_uri
+
+
+def open_window(uri):
+    """GET the window URI -> 302 to the bank's authorization URL (code flow, PKCE S256)."""
+    to, q = redirected(visit(uri), uri, 302, "/oauth/sandbox/authorize")
+    check(q.get("response_type") == "code", f"response_type {q.get('response_type')!r}")
+    check(q.get("code_challenge_method") == "S256" and len(q.get("code_challenge", "")) >= 43,
+          f"code_challenge {q.get('code_challenge')!r} ({q.get('code_challenge_method')!r})")
+    check(q.get("state") and q.get("client_id"), f"state/client_id {q.get('state')!r}/{q.get('client_id')!r}")
+    check((q.get("redirect_uri") or "").endswith("/oauth/callback"), f"redirect_uri {q.get('redirect_uri')!r}")
+    return to, q["state"]
+
+
+def bank_page(url, state):
+    """GET the bank's page -> its form: hidden fields (state among them), Authorize and Deny."""
+    status, headers, text = visit(url)
+    check(status == 200, f"HTTP {status}: {text[:200]!r}")
+    check((headers.get("Content-Type") or "").startswith("text/html"), f"Content-Type {headers.get('Content-Type')!r}")
+    page = BankPage()
+    page.feed(text)
+    check(page.buttons == [("decision", "authorize"), ("decision", "deny")], f"buttons {page.buttons}")
+    check(page.method == "post" and urllib.parse.urlsplit(page.action or "").path == "/oauth/sandbox/authorize",
+          f"form {page.method} {page.action!r}")
+    check(dict(page.hidden).get("state") == state, f"hidden fields {[n for n, _ in page.hidden]}, state differs")
+    return urllib.parse.urljoin(url, page.action), page.hidden
+
+
+def decide(action, hidden, decision, state):
+    """POST the form with decision=... -> 303 to Ferry's callback; returns (url, query)."""
+    to, q = redirected(visit(action, hidden + [("decision", decision)]), action, 303, "/oauth/callback")
+    check(q.get("state") == state, f"callback state {q.get('state')!r}")
+    return to, q
+
+
+def completion_page(url, member, status, reason=None):
+    """GET the callback -> 200 HTML that posts MX's mx/client/oauthComplete to the opener."""
+    code, headers, text = visit(url)
+    check(code == 200, f"HTTP {code}: {text[:300]!r}")
+    check((headers.get("Content-Type") or "").startswith("text/html"), f"Content-Type {headers.get('Content-Type')!r}")
+    check("mx/client/oauthComplete" in text, "no mx/client/oauthComplete message in the page")
+    m = re.search(r"var m=(\{.*?\});", text)
+    check(m, "no message object in the page's script")
+    message = json.loads(m.group(1))
+    meta = message.get("metadata") or {}
+    check(message.get("type") == "mx/client/oauthComplete" and meta.get("member_guid") == member
+          and meta.get("status") == status and meta.get("error_reason") == reason,
+          f"message {message}, expected status {status} error_reason {reason} for {member}")
+
+
+def oauth_scenario():
+    st = {}
+    user = step("oauth: create user", lambda: new_user("oauth"))
+
+    def create():
+        st["created"] = create_oauth_member(user)
+    step(f"create member at {OAUTH_BANK} (is_oauth: true, no credentials) -> 200, PENDING, oauth_window_uri", create)
+    member = st["created"].guid
+
+    def fresh_window():
+        st["uri"] = request_window(member, user, referral_source="BROWSER")
+        check(st["uri"] != st["created"].oauth_window_uri, "the same URI as at creation")
+        s = members.read_member_status(member, user).member
+        check(s.connection_status == "PENDING" and not s.is_being_aggregated,
+              f"status {s.connection_status} is_being_aggregated {s.is_being_aggregated}")
+    step("request_o_auth_window_uri (referral_source BROWSER) -> 200 with a fresh URI; still PENDING", fresh_window)
+
+    def window():
+        st["bank"], st["state"] = open_window(st["uri"])
+    step("browser: GET the window URI -> 302 to /oauth/sandbox/authorize (code, PKCE S256, state)", window)
+
+    def page():
+        st["action"], st["hidden"] = bank_page(st["bank"], st["state"])
+    step("GET the bank's page -> 200 HTML form: hidden fields, buttons decision=authorize / deny", page)
+
+    def authorize():
+        st["callback"], q = decide(st["action"], st["hidden"], "authorize", st["state"])
+        check(q.get("code") and "error" not in q, f"callback query {sorted(q)}")
+    step("POST the form with decision=authorize -> 303 to /oauth/callback?code=…&state=…", authorize)
+
+    step("GET the callback -> 200 page posting mx/client/oauthComplete, status success",
+         lambda: completion_page(st["callback"], member, "success"))
+
+    def spent():
+        status, _, _ = visit(st["uri"])
+        check(status == 410, f"window URI again: HTTP {status}, expected 410")
+        status, _, text = visit(st["callback"])
+        check(status == 400, f"callback again: HTTP {status}, expected 400: {text[:200]!r}")
+    step("the used window URI -> 410; the callback again -> 400", spent)
+
+    def connected():
+        check_connected_status(wait_for_member(member, user, "CONNECTED"))
+        accts = accounts_api.list_member_accounts(user, member).accounts or []
+        check(sorted(a.type for a in accts) == ACCOUNT_TYPES, f"account types {sorted(a.type for a in accts)}")
+        check(all(a.member_guid == member for a in accts), "an account of another member")
+    step("poll read_member_status until CONNECTED and aggregated; list_member_accounts -> 6", connected)
+
+    def one_per_institution():
+        body = expect_api_error(lambda: members.create_member(user, oauth_member_body()), 409)
+        check((body or {}).get("error", {}).get("guid") == member, f"409 body {body}")
+    step(f"a second OAuth member of the same user at {OAUTH_BANK} -> 409 naming the first", one_per_institution)
+
+    user2 = step("deny: a second user", lambda: new_user("oauth-deny"))
+
+    def create2():
+        st["member2"] = create_oauth_member(user2).guid
+    step(f"create member at {OAUTH_BANK} (is_oauth: true) -> 200, PENDING", create2)
+    member2 = st["member2"]
+
+    def deny():
+        uri = request_window(member2, user2)
+        bank, state = open_window(uri)
+        action, hidden = bank_page(bank, state)
+        st["deny_callback"], q = decide(action, hidden, "deny", state)
+        check(q.get("error") == "access_denied" and "code" not in q, f"callback query {q}")
+    step("window URI -> bank's page -> decision=deny -> 303 to /oauth/callback?error=access_denied&state=…", deny)
+
+    step("GET the callback -> 200 page posting mx/client/oauthComplete, status error, error_reason DENIED",
+         lambda: completion_page(st["deny_callback"], member2, "error", "DENIED"))
+
+    def denied():
+        s = members.read_member_status(member2, user2).member
+        check(s.connection_status == "DENIED" and not s.is_being_aggregated,
+              f"status {s.connection_status} is_being_aggregated {s.is_being_aggregated}")
+        check(not accounts_api.list_member_accounts(user2, member2).accounts, "accounts after a denial")
+    step("the member is DENIED, not aggregating, no accounts", denied)
+
+    def app():
+        uri = request_window(member2, user2, referral_source="APP", client_redirect_url=APP_REDIRECT)
+        bank, state = open_window(uri)
+        action, hidden = bank_page(bank, state)
+        callback, _ = decide(action, hidden, "authorize", state)
+        status, headers, _ = visit(callback)
+        check(status == 302, f"callback: HTTP {status}, expected 302")
+        to = headers.get("Location") or ""
+        parts = urllib.parse.urlsplit(to)
+        q = urllib.parse.parse_qs(parts.query)
+        check(f"{parts.scheme}://{parts.netloc}{parts.path}" == APP_REDIRECT, f"Location {to!r}")
+        check(q.get("status") == ["success"] and q.get("member_guid") == [member2], f"Location query {q}")
+    step(f"again with referral_source APP, client_redirect_url {APP_REDIRECT}: Authorize -> the callback "
+         "302s to it with status=success&member_guid=…", app)
+
+    def reconnected():
+        check_connected_status(wait_for_member(member2, user2, "CONNECTED"))
+        n = len(accounts_api.list_member_accounts(user2, member2).accounts or [])
+        check(n == len(ACCOUNT_TYPES), f"{n} accounts")
+    step("the member (DENIED before) polls to CONNECTED; 6 accounts", reconnected)
+
+    def cleanup():
+        delete_user(user)
+        delete_user(user2)
+    step("delete both users -> 204", cleanup)
+
+
+# --- webhooks: a receiver in this process ---------------------------------------------------
+
+def admin(method, path, body=None):
+    """Ferry's admin routes (HTTP Basic like the API, plain JSON): (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method, headers={"Authorization": BASIC})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw) if raw else None
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 that records every request (path, headers, body) and
+    answers 204."""
+
+    def __init__(self):
+        self.received = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with outer.lock:
+                    outer.received.append({"path": self.path, "headers": self.headers, "body": body,
+                                           "at": time.time()})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.path = f"/hooks/{RUN}"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of_member(self, member):
+        """The deliveries about `member`, in arrival order, with their parsed JSON."""
+        with self.lock:
+            got = list(self.received)
+        out = []
+        for r in got:
+            try:
+                payload = json.loads(r["body"])
+            except ValueError:
+                raise CheckFailed(f"a delivery is not JSON: {r['body'][:200]!r}")
+            if payload.get("member_guid") == member or (payload.get("member") or {}).get("guid") == member:
+                out.append(dict(r, json=payload))
+        return out
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def event_name(d):
+    return f"{d['json'].get('type')}.{d['json'].get('action')}"
+
+
+def verify_signature(secret, d):
+    """Ferry-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>."""
+    header = d["headers"].get("Ferry-Signature") or ""
+    m = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", header)
+    check(m, f"{event_name(d)}: Ferry-Signature {header!r}")
+    t, v1 = m.groups()
+    want = hmac.new(secret.encode(), f"{t}.{d['body']}".encode(), hashlib.sha256).hexdigest()
+    check(hmac.compare_digest(want, v1), f"{event_name(d)}: signature {v1} != HMAC-SHA256 {want}")
+    check(abs(int(t) - d["at"]) < 300, f"{event_name(d)}: signature time {t}, received at {d['at']:.0f}")
+
+
+WEBHOOK_SEQUENCE = ["MEMBER.created", "MEMBER.updated", "AGGREGATION.member_data_updated",
+                    "AGGREGATION.member_data_updated", "BALANCE.member_data_updated",
+                    "HISTORY.member_data_updated", "MEMBER.deleted"]
+CALLBACK_CREATE = base64.b64encode(f"create {RUN}".encode()).decode()
+CALLBACK_AGGREGATE = base64.b64encode(f"aggregate {RUN}".encode()).decode()
+
+
+def webhooks_scenario():
+    st = {}
+    receiver = WebhookReceiver()
+    try:
+        webhooks_steps(st, receiver)
+    finally:
+        if st.get("endpoint"):  # never leave an endpoint behind for the scenarios and suites after this one
+            admin("DELETE", f"/admin/webhooks/{st['endpoint']}")
+        receiver.close()
+
+
+def webhooks_steps(st, receiver):
+    def register():
+        status, body = admin("POST", "/admin/webhooks", {"webhook": {"url": receiver.url, "event_types": []}})
+        check(status == 200, f"HTTP {status}: {body}")
+        w = body["webhook"]
+        st["endpoint"], st["secret"] = w.get("guid"), w.get("secret")
+        check(w.get("url") == receiver.url and w.get("event_types") == [], f"webhook {w}")
+        check(isinstance(st["secret"], str) and len(st["secret"]) >= 32, f"secret {st['secret']!r}")
+        status, body = admin("GET", "/admin/webhooks")
+        listed = [x for x in (body or {}).get("webhooks", []) if x.get("guid") == st["endpoint"]]
+        check(status == 200 and len(listed) == 1, f"GET /admin/webhooks: HTTP {status}, {body}")
+        check("secret" not in listed[0], "the listing shows the secret again")
+    step("webhooks: receiver on 127.0.0.1; POST /admin/webhooks -> 200 with the secret (listed without it)", register)
+
+    user = step("create user", lambda: new_user("hooks"))
+
+    def create():
+        r = members.create_member_with_http_info(user, mxbank_member_body("password", False),
+                                                 x_callback_payload=CALLBACK_CREATE)
+        expect_status(r, 202)
+        assert_member(r.data.member, user)
+        st["member"] = r.data.member.guid
+    step("create member (password 'password', x_callback_payload) -> 202", create)
+    member = st["member"]
+
+    step("poll until CONNECTED", lambda: wait_for_member(member, user, "CONNECTED"))
+
+    # Each action's 202 shows the job queued (is_being_aggregated), so polling until it is over
+    # waits for that job, however fast the previous one was.
+    step("aggregate_member (another x_callback_payload) -> 202; poll until CONNECTED",
+         lambda: member_action(lambda m, u: members.aggregate_member_with_http_info(
+             m, u, x_callback_payload=CALLBACK_AGGREGATE), member, user, 202))
+    step("check_balances -> 202; poll until CONNECTED",
+         lambda: member_action(members.check_balances_with_http_info, member, user, 202))
+    step("extend_history -> 202; poll until CONNECTED",
+         lambda: member_action(transactions_api.extend_history_with_http_info, member, user, 202))
+
+    def delete():
+        expect_status(members.delete_member_with_http_info(member, user), 204)
+    step("delete member -> 204", delete)
+
+    def arrive():
+        deadline = time.monotonic() + 15
+        while True:
+            got = receiver.of_member(member)
+            names = [event_name(d) for d in got]
+            if names == WEBHOOK_SEQUENCE or len(names) > len(WEBHOOK_SEQUENCE) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        check(names == WEBHOOK_SEQUENCE, f"received {names}, expected {WEBHOOK_SEQUENCE}")
+        check(all(d["path"] == receiver.path for d in got), f"paths {[d['path'] for d in got]}")
+        st["got"] = got
+    step("the receiver gets, in order: " + ", ".join(WEBHOOK_SEQUENCE), arrive)
+    got = st["got"]
+
+    def payloads():
+        created, updated, agg1, agg2, balance, hist, deleted = (d["json"] for d in got)
+        check(created["member"]["connection_status"] == "CREATED" and created["member"]["user_guid"] == user,
+              f"MEMBER created: {created['member']}")
+        check(updated["member"]["connection_status"] == "CONNECTED", f"MEMBER updated: {updated['member']}")
+        check(deleted["member"]["guid"] == member, f"MEMBER deleted: {deleted['member']}")
+        for p in (agg1, agg2, balance, hist):
+            check(p["member_guid"] == member and p["user_guid"] == user, f"{p['type']}: member/user {p}")
+        for p in (agg1, agg2, hist):
+            check(str(p.get("job_guid", "")).startswith("JOB-"), f"{p['type']}: job_guid {p.get('job_guid')!r}")
+        check(len({agg1["job_guid"], agg2["job_guid"], hist["job_guid"]}) == 3, "job guids repeat")
+        check(agg1["transactions_created_count"] > 0 and hist["transactions_created_count"] > 0,
+              f"transactions_created_count {agg1['transactions_created_count']} / {hist['transactions_created_count']}")
+        for d in got:
+            check((d["headers"].get("Content-Type") or "").startswith("application/json"),
+                  f"{event_name(d)}: Content-Type {d['headers'].get('Content-Type')!r}")
+            check(d["headers"].get("Ferry-Event-Type") == event_name(d),
+                  f"{event_name(d)}: Ferry-Event-Type {d['headers'].get('Ferry-Event-Type')!r}")
+    step("payloads: created CREATED, updated CONNECTED, member_data_updated with member, user and job guids", payloads)
+
+    def callback_payloads():
+        want = [CALLBACK_CREATE, CALLBACK_CREATE, CALLBACK_CREATE, CALLBACK_AGGREGATE, None, None, None]
+        have = [d["headers"].get("X-Callback-Payload") for d in got]
+        check(have == want, f"X-Callback-Payload {list(zip([event_name(d) for d in got], have))}")
+    step("X-Callback-Payload: the create's on created/updated/first aggregation, the aggregate's on the second", callback_payloads)
+
+    step("Ferry-Signature verifies (HMAC-SHA256 of t.body with the secret) on every delivery",
+         lambda: [verify_signature(st["secret"], d) for d in got])
+
+    def event_ids():
+        ids = [d["headers"].get("Ferry-Event-Id") for d in got]
+        check(all(ids) and len(set(ids)) == len(ids), f"Ferry-Event-Id {ids}")
+        st["ids"] = ids
+    step("Ferry-Event-Id: present and unique", event_ids)
+
+    def log():
+        status, body = admin("GET", f"/admin/webhooks/deliveries?endpoint_guid={st['endpoint']}&limit=1000")
+        check(status == 200, f"HTTP {status}: {body}")
+        mine = {d["event_guid"]: d for d in body["deliveries"] if d.get("member_guid") == member}
+        check(set(mine) == set(st["ids"]), f"logged {sorted(mine)}, received {sorted(st['ids'])}")
+        for d in got:
+            logged = mine[d["headers"]["Ferry-Event-Id"]]
+            check(logged["status"] == "DELIVERED" and logged["last_status_code"] == 204 and logged["attempts"] == 1
+                  and logged["endpoint_guid"] == st["endpoint"] and f"{logged['type']}.{logged['action']}" == event_name(d),
+                  f"{event_name(d)} logged as {logged}")
+    step("GET /admin/webhooks/deliveries lists them: DELIVERED, one attempt, 204", log)
+
+    def unregister():
+        status, body = admin("DELETE", f"/admin/webhooks/{st['endpoint']}")
+        check(status == 204, f"HTTP {status}: {body}")
+        endpoint, st["endpoint"] = st["endpoint"], None
+        status, body = admin("GET", "/admin/webhooks")
+        check(status == 200 and all(w.get("guid") != endpoint for w in body["webhooks"]), f"still listed: {body}")
+    step("DELETE /admin/webhooks/{guid} -> 204; no longer listed", unregister)
+
+    step("delete user -> 204", lambda: delete_user(user))
+
+
+# --- premium jobs: balances and extended history --------------------------------------------
+
+def count_transactions(user, from_date):
+    return transactions_api.list_transactions(user, from_date=from_date.isoformat(), records_per_page=10).pagination.total_entries
+
+
+def premium_more_scenario():
+    st = {}
+    user = step("premium_more: create user", lambda: new_user("premium"))
+    two_years = today_utc() - datetime.timedelta(days=730)
+
+    def aggregate():
+        st["member"], _ = connected_member(user)
+        st["before"] = count_transactions(user, two_years)
+        st["status"] = members.read_member_status(st["member"], user).member
+    step("create member (password 'password') -> 202; poll until CONNECTED; 6 accounts", aggregate)
+    member = st["member"]
+
+    def balances():
+        s = member_action(members.check_balances_with_http_info, member, user, 202)
+        check(s.successfully_aggregated_at == st["status"].successfully_aggregated_at,
+              f"successfully_aggregated_at {st['status'].successfully_aggregated_at} -> {s.successfully_aggregated_at}")
+        accts = accounts_api.list_member_accounts(user, member).accounts or []
+        check(len(accts) == len(ACCOUNT_TYPES) and all(isinstance(a.balance, (int, float)) for a in accts),
+              f"balances {[(a.type, a.balance) for a in accts]}")
+        n = count_transactions(user, two_years)
+        check(n == st["before"], f"transactions {st['before']} -> {n}")
+    step("check_balances -> 202 with the member; polls back to CONNECTED; 6 balances, no new transactions", balances)
+
+    def history():
+        member_action(transactions_api.extend_history_with_http_info, member, user, 202)
+        n = count_transactions(user, two_years)
+        check(n > st["before"], f"transactions since {two_years}: {st['before']} -> {n}")
+        oldest = transactions_api.list_transactions(user, from_date=two_years.isoformat(), records_per_page=10,
+                                                    page=math.ceil(n / 10)).transactions[-1].var_date
+        check(oldest < (today_utc() - datetime.timedelta(days=120)).isoformat() and oldest >= two_years.isoformat(),
+              f"oldest transaction {oldest}")
+        st["after"] = n
+    step("extend_history -> 202; polls back to CONNECTED; transactions since 2 years ago grow, older than 120 days", history)
+
+    def again():
+        member_action(transactions_api.extend_history_with_http_info, member, user, 202)
+        n = count_transactions(user, two_years)
+        check(n == st["after"], f"transactions {st['after']} -> {n} after a second extend_history")
+    step("extend_history again: no duplicates (same count)", again)
+
+    step("delete user -> 204", lambda: delete_user(user))
+
+
 SCENARIOS = [("basic", scenario), ("aggregation", aggregation_scenario), ("mfa", mfa_scenario),
-             ("data", data_scenario), ("edits", edits_scenario)]
+             ("data", data_scenario), ("edits", edits_scenario), ("oauth", oauth_scenario),
+             ("webhooks", webhooks_scenario), ("premium_more", premium_more_scenario)]
 
 
 def main():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK and Schemathesis against a
-# freshly started `ferry serve`, once per database.
+# Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK, Schemathesis, the Atrium SDK,
+# the Nexus scenario and the OAuth/webhooks suite against a freshly started `ferry serve`, once
+# per database.
 #
 #   compat/run.sh [DATABASE_URL...]
 #
@@ -114,7 +115,8 @@ start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_
   port=$(free_port)
   FERRY_URL="http://127.0.0.1:$port"
   export FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
-  # Loopback webhook URLs are allowed: the oauth_webhooks suite's receiver is on 127.0.0.1.
+  # Loopback webhook URLs are allowed: the receivers of the oauth_webhooks suite and of the
+  # Python suite's webhooks scenario are on 127.0.0.1.
   FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 120; i++)); do
