@@ -132,7 +132,7 @@ fn member_json(m: &Member) -> Value {
         "institution_guid": m.institution_guid.as_str(),
         "is_being_aggregated": m.is_being_aggregated,
         "is_oauth": m.is_oauth,
-        "job_guid": m.most_recent_job_guid,
+        "job_guid": m.most_recent_job_guid.as_ref().map(|g| g.as_str()),
         "metadata": m.metadata,
         "name": m.name,
         "oauth_window_uri": m.oauth_window_uri,
@@ -353,11 +353,7 @@ fn job_json(j: &ferry_domain::Job, m: &Member) -> Value {
     let status = match j.status {
         JobStatus::Queued | JobStatus::Running => ferry_domain::ConnectionStatus::RESUMED,
         JobStatus::Challenged => ferry_domain::ConnectionStatus::CHALLENGED,
-        JobStatus::Succeeded | JobStatus::Failed => j
-            .outcome
-            .as_deref()
-            .and_then(|o| o.parse::<ferry_domain::ConnectionStatus>().ok())
-            .unwrap_or(m.connection_status),
+        JobStatus::Succeeded | JobStatus::Failed => j.outcome.unwrap_or(m.connection_status),
     };
     json!({
         "created_at": json::timestamp(Some(j.created_at)),

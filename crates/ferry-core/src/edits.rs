@@ -192,7 +192,7 @@ impl Service {
         };
         let sealed =
             SealedCredentials { key_id: String::new(), sealed: String::new(), fingerprint: MANUAL_FINGERPRINT.into() };
-        match self.db().insert_member(&member, &sealed, &[]).await {
+        match self.db().insert_member(&member, &sealed, None, &[]).await {
             Ok(()) => Ok(member),
             // Another request created it first.
             Err(StoreError::Conflict(_)) => {

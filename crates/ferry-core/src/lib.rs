@@ -10,11 +10,13 @@ mod institutions;
 mod jobs;
 mod members;
 mod oauth;
+mod pull;
 pub mod secrets;
 mod sessions;
 mod users;
 mod validate;
 mod webhooks;
+mod worker;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub use oauth::{
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use users::UserRef;
 pub use webhooks::{EVENT_TYPES, MAX_RETRIES, WebhookPolicy, check_webhook_url, sign};
+pub use worker::MAX_ATTEMPTS;
 
 /// The application: database, secrets, clock and id source, shared by every request.
 #[derive(Clone)]
@@ -59,6 +62,9 @@ struct Inner {
     outbox: tokio::sync::Notify,
     /// When this process last expired challenges and scheduled background aggregation.
     housekeeping_at: std::sync::Mutex<Option<time::OffsetDateTime>>,
+    /// When this process last ran the reconciler, and how many repairs it has made.
+    reconciled_at: std::sync::Mutex<Option<time::OffsetDateTime>>,
+    repairs: std::sync::atomic::AtomicU64,
 }
 
 /// Tunables of the service.
@@ -125,6 +131,8 @@ impl Service {
                 work: tokio::sync::Notify::new(),
                 outbox: tokio::sync::Notify::new(),
                 housekeeping_at: std::sync::Mutex::new(None),
+                reconciled_at: std::sync::Mutex::new(None),
+                repairs: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }

@@ -7,7 +7,7 @@ use ferry_domain::{
     Client, ConnectionStatus, CredentialGuid, Institution, InstitutionCredential, Member, MemberGuid, NewMember, Page,
     PageRequest, Secret, SubmittedCredential, UseCase, User,
 };
-use ferry_store::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials, StoreError};
+use ferry_store::{CredentialChange, MemberChanges, MemberFilter, MemberUpdate, SealedCredentials, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::institutions::InstitutionRef;
@@ -197,7 +197,7 @@ impl Service {
             name: institution.name.clone(),
             metadata: new.metadata,
             connection_status: status,
-            connection_status_message: status.default_message().map(str::to_owned),
+            connection_status_message: status.message().map(str::to_owned),
             is_oauth: new.is_oauth,
             oauth_window_uri: None,
             is_being_aggregated: false,
@@ -227,14 +227,21 @@ impl Service {
         } else {
             vec![self.member_event(&member, "created", member.callback_payload.clone())]
         };
-        match self.db().insert_member(&member, &sealed, &events).await {
+        // The member and its first job go in together: a crash cannot leave a member that
+        // never aggregates.
+        let mut member = member;
+        let aggregation_requested = !new.skip_aggregation && !member.is_oauth;
+        let first_job = aggregation_requested.then(|| {
+            let job = self.new_job(&member, ferry_domain::JobType::Aggregation, false, member.callback_payload.clone());
+            member.is_being_aggregated = true;
+            member.most_recent_job_guid = Some(job.guid.clone());
+            job
+        });
+        match self.db().insert_member(&member, &sealed, first_job.as_ref(), &events).await {
             Ok(()) => {
                 self.events_written();
-                let mut member = member;
-                let aggregation_requested = !new.skip_aggregation && !member.is_oauth;
-                if aggregation_requested {
-                    let payload = member.callback_payload.clone();
-                    self.start_job(&mut member, ferry_domain::JobType::Aggregation, false, payload).await?;
+                if first_job.is_some() {
+                    self.inner.work.notify_one();
                 }
                 if member.is_oauth {
                     let opts = crate::oauth::WindowOptions {
@@ -411,7 +418,7 @@ impl Service {
                 sealed,
                 guids,
                 status: updated,
-                message: updated.default_message(),
+                message: updated.message(),
             }),
             updated_at: self.now(),
         };
@@ -428,7 +435,7 @@ impl Service {
         }
         if new_credentials.is_some() {
             after.connection_status = updated;
-            after.connection_status_message = updated.default_message().map(str::to_owned);
+            after.connection_status_message = updated.message().map(str::to_owned);
         }
         after.updated_at = changes.updated_at;
         let events = if patch.skip_webhook {
@@ -436,9 +443,18 @@ impl Service {
         } else {
             vec![self.member_event(&after, "updated", patch.callback_payload.clone())]
         };
-        match self.db().update_member(&client.id, &m.guid, &changes, &events).await {
-            Ok(true) => self.events_written(),
-            Ok(false) => return Err(Error::NotFound("member")),
+        // New credentials start a new aggregation (a challenge raised with the old ones is moot),
+        // in the transaction of the update.
+        let restart = (new_credentials.is_some() && patch.skip_aggregation != Some(true))
+            .then(|| self.new_job(&m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone()));
+        match self.db().update_member(&client.id, &m.guid, &changes, &events, restart.as_ref()).await {
+            Ok(MemberUpdate::Applied { job_started }) => {
+                self.events_written();
+                if job_started {
+                    self.inner.work.notify_one();
+                }
+            }
+            Ok(MemberUpdate::Gone) => return Err(Error::NotFound("member")),
             Err(StoreError::Conflict(_)) => {
                 let fingerprint = new_credentials.as_ref().map(|(s, _)| s.fingerprint.clone()).unwrap_or_default();
                 let id = patch.id.as_ref().and_then(|v| v.as_deref()).or(m.id.as_deref());
@@ -446,14 +462,7 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         }
-        let mut m = self.find_member(client, &user, &MemberRef::Guid(m.guid.clone())).await?;
-        if new_credentials.is_some() && patch.skip_aggregation != Some(true) {
-            // New credentials start a new aggregation; a challenge raised with the old ones is
-            // moot.
-            self.abandon_challenge(&m).await?;
-            self.start_job(&mut m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone()).await?;
-        }
-        Ok(m)
+        self.find_member(client, &user, &MemberRef::Guid(m.guid.clone())).await
     }
 
     /// Deletes the member and everything aggregated through it.

@@ -10,7 +10,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::{Client, ConnectionStatus, JobType, Member, Secret};
-use ferry_store::{OAuthProvider, OAuthState, SandboxCode};
+use ferry_store::{OAuthProvider, OAuthState, SandboxCode, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -323,7 +323,7 @@ impl Service {
                 m.connection_status_message = Some("The user denied access at the institution.".into());
                 m.updated_at = self.now();
                 let events = self.status_events(&m, m.callback_payload.clone());
-                self.db().update_member_progress_with(&m, &events).await.map_err(Error::from)?;
+                self.db().update_member_progress_with(&m, &events, None).await.map_err(Error::from)?;
                 self.events_written();
                 return Ok(done("error", Some("DENIED"), &m));
             }
@@ -356,15 +356,31 @@ impl Service {
         self.store_tokens(&m, &tokens).await?;
         let now = self.now();
         m.connection_status = ConnectionStatus::CONNECTED;
-        m.connection_status_message = ConnectionStatus::CONNECTED.default_message().map(str::to_owned);
+        m.connection_status_message = ConnectionStatus::CONNECTED.message().map(str::to_owned);
         m.oauth_window_uri = None;
         m.updated_at = now;
         let events = self.status_events(&m, m.callback_payload.clone());
-        self.db().update_member_progress_with(&m, &events).await.map_err(Error::from)?;
+        // The member's new status, its events and its first aggregation go in together.
+        let job = (!s.skip_aggregation)
+            .then(|| self.new_job(&m, JobType::Aggregation, false, m.callback_payload.clone()))
+            .filter(|_| Self::check_can_aggregate(&m).is_ok());
+        let queued = match &job {
+            Some(job) => match self.db().insert_job(job, Some((&m, &events))).await {
+                Ok(()) => true,
+                // A job is active already: the status change alone.
+                Err(StoreError::Conflict(_)) => false,
+                Err(e) => return Err(Error::from(e).into()),
+            },
+            None => false,
+        };
+        if !queued {
+            self.db().update_member_progress_with(&m, &events, None).await.map_err(Error::from)?;
+        }
         self.events_written();
-        if !s.skip_aggregation {
-            let payload = m.callback_payload.clone();
-            self.start_job(&mut m, JobType::Aggregation, false, payload).await?;
+        if let Some(job) = job.filter(|_| queued) {
+            m.is_being_aggregated = true;
+            m.most_recent_job_guid = Some(job.guid);
+            self.inner.work.notify_one();
         }
         Ok(done("success", None, &m))
     }

@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_domain::{Client, ConnectionStatus, Job, JobType, Member};
+use ferry_domain::{Client, Job, JobType, Member};
 use ferry_store::{AttemptLog, AttemptOutcome, DeliveryLog, DueDelivery, MemberEvents, NewEvent, WebhookEndpoint};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -36,18 +36,6 @@ fn backoff(retry: i64) -> Duration {
 
 /// How many deliveries one worker step claims.
 const CLAIM_BATCH: i64 = 32;
-
-/// Statuses that need the end user: entering one sends CONNECTION_STATUS CHANGED.
-const NEEDS_USER: &[ConnectionStatus] = &[
-    ConnectionStatus::CHALLENGED,
-    ConnectionStatus::DENIED,
-    ConnectionStatus::EXPIRED,
-    ConnectionStatus::IMPAIRED,
-    ConnectionStatus::IMPEDED,
-    ConnectionStatus::LOCKED,
-    ConnectionStatus::PREVENTED,
-    ConnectionStatus::REJECTED,
-];
 
 /// Which webhook URLs the server may call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,7 +196,7 @@ impl Service {
     /// CHANGED when the new status needs the end user.
     pub(crate) fn status_events(&self, m: &Member, callback: Option<String>) -> MemberEvents {
         let mut on_status_change = vec![self.member_event(m, "updated", callback)];
-        if NEEDS_USER.contains(&m.connection_status) {
+        if m.connection_status.needs_user() {
             let payload = json!({
                 "action": "CHANGED",
                 "connection_status": m.connection_status.as_str(),

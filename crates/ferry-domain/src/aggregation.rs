@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
 use crate::enums::wire_enum;
-use crate::{AccountGuid, ClientId, JobGuid, MemberGuid, TransactionGuid, UserGuid};
+use crate::{AccountGuid, ClientId, ConnectionStatus, JobGuid, MemberGuid, TransactionGuid, UserGuid};
 
 wire_enum!(
     /// What a job does (MX's job types; the widget's numeric ids follow the same order).
@@ -34,6 +34,19 @@ wire_enum!(
 impl JobStatus {
     pub fn is_active(self) -> bool {
         matches!(self, JobStatus::Queued | JobStatus::Running | JobStatus::Challenged)
+    }
+}
+
+impl JobType {
+    /// The job reads transactions: it counts as an aggregation, and starts the member's
+    /// `has_processed_transactions` over.
+    pub fn pulls_transactions(self) -> bool {
+        matches!(self, JobType::Aggregation | JobType::History)
+    }
+
+    /// The job reads full account numbers (starts `has_processed_account_numbers` over).
+    pub fn pulls_account_numbers(self) -> bool {
+        self == JobType::Verification
     }
 }
 
@@ -68,7 +81,7 @@ pub struct Job {
     pub challenges: Vec<Challenge>,
     pub challenged_at: Option<OffsetDateTime>,
     /// The connection status the job ended with.
-    pub outcome: Option<String>,
+    pub outcome: Option<ConnectionStatus>,
     pub error_message: Option<String>,
     pub transactions_created: i64,
     pub transactions_updated: i64,

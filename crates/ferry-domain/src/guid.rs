@@ -55,6 +55,13 @@ macro_rules! guid_type {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = GuidError;
+            fn from_str(value: &str) -> Result<Self, GuidError> {
+                Self::parse(value)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -5,7 +5,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::enums::wire_enum;
-use crate::{ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, MemberGuid, UserGuid};
+use crate::{ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, JobGuid, MemberGuid, UserGuid};
 
 /// A string that must never be shown: its `Debug` and `Display` print a placeholder.
 #[derive(Clone, PartialEq, Eq)]
@@ -187,7 +187,7 @@ pub struct Member {
     pub needs_updated_credentials: bool,
     pub use_cases: Vec<UseCase>,
     pub products: Vec<Product>,
-    pub most_recent_job_guid: Option<String>,
+    pub most_recent_job_guid: Option<JobGuid>,
     pub most_recent_job_detail_code: Option<i64>,
     pub client_redirect_url: Option<String>,
     pub enable_app2app: Option<bool>,

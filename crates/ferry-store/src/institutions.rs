@@ -5,7 +5,7 @@ use ferry_domain::{
 };
 use sqlx::{Connection, FromRow, QueryBuilder};
 
-use crate::{Db, Result, from_micros, join_list, on_reader, on_writer, split_list, to_micros};
+use crate::{Db, Result, from_micros, join_list, on_reader, on_writer, parse_list, to_micros};
 
 /// The filters of `GET /institutions`.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +60,7 @@ impl InstitutionRow {
             supports_oauth: self.supports_oauth,
             supports_tax_document: self.supports_tax_document,
             is_hidden: self.is_hidden,
-            supported_products: split_list(&self.supported_products),
+            supported_products: parse_list(&self.supported_products).ok()?,
             connector: self.connector,
             popularity: self.popularity,
             created_at: from_micros(self.created_at),

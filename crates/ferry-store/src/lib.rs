@@ -19,9 +19,11 @@ mod accounts;
 mod clients;
 mod institutions;
 mod jobs;
+mod member_inserts;
 mod members;
 mod migrations;
 mod oauth;
+mod reconcile;
 mod records;
 mod sessions;
 mod transactions;
@@ -30,10 +32,11 @@ mod webhooks;
 
 pub use clients::ClientRecord;
 pub use institutions::InstitutionFilter;
-pub use jobs::SealedState;
-pub use members::{CredentialChange, MemberChanges, MemberFilter, SealedCredentials};
+pub use jobs::{JobChange, JobGuard, SealedState};
+pub use members::{CredentialChange, MemberChanges, MemberFilter, MemberUpdate, SealedCredentials};
 pub use migrations::MIGRATIONS;
 pub use oauth::{OAuthProvider, OAuthState, SandboxCode};
+pub use reconcile::Repairs;
 pub use records::{NewRecord, RecordScope};
 pub use transactions::TransactionScope;
 pub use users::UserFilter;
@@ -87,7 +90,7 @@ pub struct SqliteDb {
     readers: Arc<[Mutex<SqliteConnection>]>,
     next_reader: Arc<AtomicUsize>,
     writer: Arc<Mutex<SqliteConnection>>,
-    member_inserts: members::InsertQueue,
+    member_inserts: member_inserts::InsertQueue,
     checkpointer: Option<Arc<tokio::task::AbortHandle>>,
 }
 
@@ -126,6 +129,10 @@ pub enum StoreError {
     /// A read found no such object for the caller (the payload names its kind).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A row the database holds cannot be read back (a value this build does not know, a
+    /// malformed guid): a bug or a hand edit, never the caller's fault.
+    #[error("corrupt row in {table} ({key}): bad {column}")]
+    Corrupt { table: &'static str, key: String, column: String },
     /// The store's background task has stopped (the server is shutting down).
     #[error("the database is closed")]
     Closed,
@@ -190,7 +197,7 @@ impl Db {
                 }
             }
             let writer = Arc::new(Mutex::new(writer));
-            let member_inserts = members::start_insert_queue(writer.clone());
+            let member_inserts = member_inserts::start_insert_queue(writer.clone());
             let checkpointer = if in_memory { None } else { Some(Arc::new(start_checkpointer(options).await?)) };
             Ok(Db::Sqlite(SqliteDb {
                 readers: readers.into(),
@@ -283,9 +290,14 @@ pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Splits a comma-separated list column, skipping values this build does not know.
-pub(crate) fn split_list<T: FromStr>(s: &str) -> Vec<T> {
-    s.split(',').filter(|p| !p.is_empty()).filter_map(|p| p.parse().ok()).collect()
+/// Splits a comma-separated list column; a value this build cannot parse is an error.
+pub(crate) fn parse_list<T: FromStr>(s: &str) -> std::result::Result<Vec<T>, T::Err> {
+    s.split(',').filter(|p| !p.is_empty()).map(|p| p.parse()).collect()
+}
+
+/// The error for a row that cannot be read back: `table`, the row's key, the bad column.
+pub(crate) fn corrupt(table: &'static str, key: &str, column: &str) -> StoreError {
+    StoreError::Corrupt { table, key: key.chars().take(80).collect(), column: column.to_owned() }
 }
 
 pub(crate) fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {

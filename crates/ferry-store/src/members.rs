@@ -2,183 +2,18 @@
 //! is the unique index over (user, institution, credentials fingerprint).
 
 use ferry_domain::{
-    ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, Member, MemberGuid, Page, PageRequest, UseCase,
-    UserGuid,
+    ClientId, ConnectionStatus, CredentialGuid, InstitutionGuid, Job, JobGuid, Member, MemberGuid, Page, PageRequest,
+    UseCase, UserGuid,
 };
 use sqlx::{FromRow, QueryBuilder};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use crate::jobs::{insert_job_row, mark_busy};
+use crate::member_inserts::{PendingInsert, insert_batch};
 use crate::webhooks::{MemberEvents, NewEvent, insert_events};
-use crate::{Db, Result, StoreError, from_micros, join_list, on_reader, on_unique, on_writer, split_list, to_micros};
-
-/// The most member inserts one statement carries (35 parameters each).
-const MAX_BATCH: usize = 64;
-
-/// A member waiting to be inserted.
-#[derive(Debug)]
-pub(crate) struct PendingInsert {
-    member: Member,
-    credentials: SealedCredentials,
-    events: Vec<NewEvent>,
-}
-
-/// Inserts a batch and the events of the rows that went in, in one transaction. One query
-/// first finds which of the batch's clients have webhook endpoints: only their rows write
-/// events, and a batch without any is a single statement, as before webhooks.
-macro_rules! insert_batch {
-    ($conn:expr, $rows:expr) => {{
-        use sqlx::Connection;
-        let mut clients: Vec<&str> =
-            $rows.iter().filter(|r| !r.events.is_empty()).map(|r| r.member.client_id.as_str()).collect();
-        clients.sort_unstable();
-        clients.dedup();
-        let listening: Vec<String> = if clients.is_empty() {
-            Vec::new()
-        } else {
-            let mut qb = QueryBuilder::new("SELECT DISTINCT client_id FROM webhook_endpoints WHERE client_id IN (");
-            let mut sep = qb.separated(", ");
-            for c in &clients {
-                sep.push_bind(c.to_string());
-            }
-            qb.push(")");
-            qb.build_query_scalar().fetch_all(&mut *$conn).await?
-        };
-        if listening.is_empty() {
-            insert_members(&mut *$conn, $rows).await
-        } else {
-            let mut tx = $conn.begin().await?;
-            let inserted = insert_members(&mut *tx, $rows).await?;
-            for row in $rows.iter().filter(|r| {
-                listening.iter().any(|c| c == r.member.client_id.as_str())
-                    && inserted.contains(&r.member.guid.as_str().to_owned())
-            }) {
-                insert_events!(tx, &row.events);
-            }
-            tx.commit().await?;
-            Ok::<Vec<String>, StoreError>(inserted)
-        }
-    }};
-}
-
-pub(crate) type InsertQueue = mpsc::Sender<(PendingInsert, oneshot::Sender<Result<()>>)>;
-
-/// Starts the SQLite group-commit task: it takes every insert waiting (up to [`MAX_BATCH`]),
-/// writes them with one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING guid`, and tells
-/// each caller whether its row went in. One statement is one transaction, so a batch costs one
-/// round trip to the writer and one WAL commit instead of one per member.
-pub(crate) fn start_insert_queue(writer: std::sync::Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>) -> InsertQueue {
-    let (tx, mut rx) = mpsc::channel::<(PendingInsert, oneshot::Sender<Result<()>>)>(1024);
-    tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let (rows, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
-            let mut conn = writer.lock().await;
-            let outcome: Result<Vec<String>> = async { insert_batch!(conn, &rows) }.await;
-            match outcome {
-                Ok(inserted) => {
-                    for (row, reply) in rows.iter().zip(replies) {
-                        let outcome = if inserted.contains(&row.member.guid.as_str().to_owned()) {
-                            Ok(())
-                        } else {
-                            Err(StoreError::Conflict("members"))
-                        };
-                        let _ = reply.send(outcome);
-                    }
-                }
-                // A row the batch cannot take (its user was deleted meanwhile) fails the whole
-                // statement: retry each row alone so only that one fails.
-                Err(_) if rows.len() > 1 => {
-                    for (row, reply) in rows.iter().zip(replies) {
-                        let one: Result<Vec<String>> = async { insert_batch!(conn, std::slice::from_ref(row)) }.await;
-                        let outcome = match one {
-                            Ok(inserted) if inserted.is_empty() => Err(StoreError::Conflict("members")),
-                            Ok(_) => Ok(()),
-                            Err(e) => Err(e),
-                        };
-                        let _ = reply.send(outcome);
-                    }
-                }
-                Err(e) => {
-                    let shared = std::sync::Arc::new(e);
-                    for reply in replies {
-                        let _ = reply.send(Err(StoreError::Shared(shared.clone())));
-                    }
-                }
-            }
-        }
-    });
-    tx
-}
-
-/// Inserts `rows` in one statement, skipping any that a unique index refuses; returns the guids
-/// that went in.
-async fn insert_members<'e, E, DB>(executor: E, rows: &[PendingInsert]) -> Result<Vec<String>>
-where
-    DB: sqlx::Database,
-    E: sqlx::Executor<'e, Database = DB>,
-    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
-    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    bool: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<bool>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    (String,): for<'r> FromRow<'r, DB::Row>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-{
-    let mut qb = QueryBuilder::<DB>::new(
-        "INSERT INTO members (guid, client_id, user_guid, id, institution_guid, name, metadata,
-            connection_status, connection_status_message, is_oauth, oauth_window_uri,
-            is_being_aggregated, is_authenticated, has_processed_accounts,
-            has_processed_transactions, has_processed_account_numbers, aggregated_at,
-            successfully_aggregated_at, background_aggregation_is_disabled,
-            needs_updated_credentials, use_cases, products, most_recent_job_guid,
-            most_recent_job_detail_code, client_redirect_url, enable_app2app, referral_source,
-            ui_message_webview_url_scheme, callback_payload, credential_guids,
-            credentials_key_id, credentials_sealed, credentials_fingerprint, created_at, updated_at) ",
-    );
-    qb.push_values(rows, |mut b, row| {
-        let (m, c) = (&row.member, &row.credentials);
-        b.push_bind(m.guid.as_str().to_owned())
-            .push_bind(m.client_id.as_str().to_owned())
-            .push_bind(m.user_guid.as_str().to_owned())
-            .push_bind(m.id.clone())
-            .push_bind(m.institution_guid.as_str().to_owned())
-            .push_bind(m.name.clone())
-            .push_bind(m.metadata.clone())
-            .push_bind(m.connection_status.as_str().to_owned())
-            .push_bind(m.connection_status_message.clone())
-            .push_bind(m.is_oauth)
-            .push_bind(m.oauth_window_uri.clone())
-            .push_bind(m.is_being_aggregated)
-            .push_bind(m.is_authenticated)
-            .push_bind(m.has_processed_accounts)
-            .push_bind(m.has_processed_transactions)
-            .push_bind(m.has_processed_account_numbers)
-            .push_bind(m.aggregated_at.map(to_micros))
-            .push_bind(m.successfully_aggregated_at.map(to_micros))
-            .push_bind(m.background_aggregation_is_disabled)
-            .push_bind(m.needs_updated_credentials)
-            .push_bind(join_list(m.use_cases.iter().map(|u| u.as_str())))
-            .push_bind(join_list(m.products.iter().map(|p| p.as_str())))
-            .push_bind(m.most_recent_job_guid.clone())
-            .push_bind(m.most_recent_job_detail_code)
-            .push_bind(m.client_redirect_url.clone())
-            .push_bind(m.enable_app2app)
-            .push_bind(m.referral_source.clone())
-            .push_bind(m.ui_message_webview_url_scheme.clone())
-            .push_bind(m.callback_payload.clone())
-            .push_bind(credential_guids(m))
-            .push_bind(c.key_id.clone())
-            .push_bind(c.sealed.clone())
-            .push_bind(c.fingerprint.clone())
-            .push_bind(to_micros(m.created_at))
-            .push_bind(to_micros(m.updated_at));
-    });
-    qb.push(" ON CONFLICT DO NOTHING RETURNING guid");
-    let inserted: Vec<(String,)> = qb.build_query_as().fetch_all(executor).await.map_err(on_unique("members"))?;
-    Ok(inserted.into_iter().map(|(g,)| g).collect())
-}
+use crate::{
+    Db, Result, StoreError, corrupt, from_micros, join_list, on_reader, on_unique, on_writer, parse_list, to_micros,
+};
 
 /// Credentials as stored: AEAD ciphertext, the id of the key that sealed it, and the keyed
 /// fingerprint that detects duplicates.
@@ -214,6 +49,15 @@ pub struct CredentialChange<'a> {
     pub guids: &'a [CredentialGuid],
     pub status: ConnectionStatus,
     pub message: Option<&'a str>,
+}
+
+/// What [`Db::update_member`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberUpdate {
+    /// The member is gone (or another client's).
+    Gone,
+    /// The update applied; `job_started` when the restart job was queued.
+    Applied { job_started: bool },
 }
 
 /// The filters of `GET /users/{user}/members`.
@@ -261,18 +105,19 @@ struct MemberRow {
 }
 
 impl MemberRow {
-    fn into_member(self) -> Option<Member> {
-        Some(Member {
-            guid: MemberGuid::parse(&self.guid).ok()?,
-            client_id: ClientId::parse(&self.client_id).ok()?,
-            user_guid: UserGuid::parse(&self.user_guid).ok()?,
+    fn into_member(self) -> Result<Member> {
+        let bad = |what: &str| corrupt("members", &self.guid, what);
+        Ok(Member {
+            guid: MemberGuid::parse(&self.guid).map_err(|_| bad("guid"))?,
+            client_id: ClientId::parse(&self.client_id).map_err(|_| bad("client_id"))?,
+            user_guid: UserGuid::parse(&self.user_guid).map_err(|_| bad("user_guid"))?,
             user_id: self.user_id,
             id: self.id,
-            institution_guid: InstitutionGuid::parse(&self.institution_guid).ok()?,
+            institution_guid: InstitutionGuid::parse(&self.institution_guid).map_err(|_| bad("institution_guid"))?,
             institution_code: self.institution_code,
             name: self.name,
             metadata: self.metadata,
-            connection_status: self.connection_status.parse().unwrap_or(ConnectionStatus::CREATED),
+            connection_status: self.connection_status.parse().map_err(|_| bad("connection_status"))?,
             connection_status_message: self.connection_status_message,
             is_oauth: self.is_oauth,
             oauth_window_uri: self.oauth_window_uri,
@@ -285,16 +130,19 @@ impl MemberRow {
             successfully_aggregated_at: self.successfully_aggregated_at.map(from_micros),
             background_aggregation_is_disabled: self.background_aggregation_is_disabled,
             needs_updated_credentials: self.needs_updated_credentials,
-            use_cases: split_list(&self.use_cases),
-            products: split_list(&self.products),
-            most_recent_job_guid: self.most_recent_job_guid,
+            use_cases: parse_list(&self.use_cases).map_err(|_| bad("use_cases"))?,
+            products: parse_list(&self.products).map_err(|_| bad("products"))?,
+            most_recent_job_guid: match &self.most_recent_job_guid {
+                Some(g) => Some(JobGuid::parse(g).map_err(|_| bad("most_recent_job_guid"))?),
+                None => None,
+            },
             most_recent_job_detail_code: self.most_recent_job_detail_code,
             client_redirect_url: self.client_redirect_url,
             enable_app2app: self.enable_app2app,
             referral_source: self.referral_source,
             ui_message_webview_url_scheme: self.ui_message_webview_url_scheme,
             callback_payload: self.callback_payload,
-            credential_guids: self.credential_guids.split(',').filter_map(|g| CredentialGuid::parse(g).ok()).collect(),
+            credential_guids: parse_list(&self.credential_guids).map_err(|_| bad("credential_guids"))?,
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
         })
@@ -324,13 +172,26 @@ pub(crate) fn credential_guids(m: &Member) -> String {
 }
 
 impl Db {
-    /// Inserts a member; [`StoreError::Conflict`] when the duplicate guard or the partner-id
-    /// index refuses it, [`StoreError::MissingParent`] when its user is gone.
+    /// Inserts a member with its first job (when it aggregates at once; the member then carries
+    /// `is_being_aggregated` and the job's guid) and the events of its creation, in one
+    /// transaction; [`StoreError::Conflict`] when the duplicate guard or the partner-id index
+    /// refuses it, [`StoreError::MissingParent`] when its user is gone.
     ///
     /// On SQLite the insert goes through the group-commit queue: concurrent inserts share one
-    /// statement and one commit on the single writer connection.
-    pub async fn insert_member(&self, m: &Member, credentials: &SealedCredentials, events: &[NewEvent]) -> Result<()> {
-        let pending = PendingInsert { member: m.clone(), credentials: credentials.clone(), events: events.to_vec() };
+    /// transaction and one commit on the single writer connection.
+    pub async fn insert_member(
+        &self,
+        m: &Member,
+        credentials: &SealedCredentials,
+        first_job: Option<&Job>,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        let pending = PendingInsert {
+            member: m.clone(),
+            credentials: credentials.clone(),
+            first_job: first_job.cloned(),
+            events: events.to_vec(),
+        };
         match self {
             Db::Sqlite(s) => {
                 let (reply, answer) = oneshot::channel();
@@ -356,7 +217,7 @@ impl Db {
         .bind(client.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(MemberRow::into_member))
+        row.map(MemberRow::into_member).transpose()
     }
 
     /// A member by its partner id, within one user of one client.
@@ -370,7 +231,7 @@ impl Db {
         .bind(client.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(MemberRow::into_member))
+        row.map(MemberRow::into_member).transpose()
     }
 
     /// Whether any member of the client has the partner id `id`.
@@ -423,14 +284,16 @@ impl Db {
 
     /// Applies the fields a member update changes, and nothing else, in one statement: fields
     /// aggregation moves meanwhile are left alone, and the duplicate guard sees new credentials
-    /// at once. False when the member is gone.
+    /// at once. With `restart`, in the same transaction, a challenge raised with the old
+    /// credentials is abandoned and `restart` is queued unless another job is active.
     pub async fn update_member(
         &self,
         client: &ClientId,
         guid: &MemberGuid,
         c: &MemberChanges<'_>,
         events: &[NewEvent],
-    ) -> Result<bool> {
+        restart: Option<&Job>,
+    ) -> Result<MemberUpdate> {
         let creds = c.credentials.as_ref();
         let done = on_writer!(self, |conn| {
             use sqlx::Connection;
@@ -473,13 +336,32 @@ impl Db {
             .await
             .map_err(on_unique("members"))?
             .rows_affected();
+            let mut job_started = false;
             if n == 1 {
                 insert_events!(tx, events);
+                if let Some(job) = restart {
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'FAILED', outcome = 'UPDATED', challenges = NULL,
+                            sealed_key_id = NULL, sealed_state = NULL, lease_owner = NULL,
+                            finished_at = $1, updated_at = $1
+                         WHERE member_guid = $2 AND status = 'CHALLENGED'",
+                    )
+                    .bind(to_micros(job.created_at))
+                    .bind(guid.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    // Another active job (queued or running) keeps going: no second one.
+                    let queued = insert_job_row!(" ON CONFLICT DO NOTHING", job).execute(&mut *tx).await?;
+                    if queued.rows_affected() == 1 {
+                        mark_busy!(job).execute(&mut *tx).await?;
+                        job_started = true;
+                    }
+                }
             }
             tx.commit().await?;
-            n
+            if n == 1 { MemberUpdate::Applied { job_started } } else { MemberUpdate::Gone }
         });
-        Ok(done == 1)
+        Ok(done)
     }
 
     /// Deletes the member and, through the foreign keys, everything aggregated through it.
@@ -537,7 +419,7 @@ impl Db {
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
-            items: rows.into_iter().filter_map(MemberRow::into_member).collect(),
+            items: rows.into_iter().map(MemberRow::into_member).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -554,68 +436,97 @@ impl Db {
     }
 }
 
-impl Db {
-    /// Writes the fields aggregation moves: status, message, flags and times, the latest job.
-    pub async fn update_member_progress(&self, m: &Member) -> Result<bool> {
-        self.update_member_progress_with(m, &MemberEvents::default()).await
-    }
-
-    /// As [`Db::update_member_progress`], recording `events` in the same transaction
-    /// (`on_status_change` only if the member's connection status changes).
-    pub async fn update_member_progress_with(&self, m: &Member, events: &MemberEvents) -> Result<bool> {
-        // The statement, on a connection or a transaction.
-        macro_rules! progress {
-            ($exec:expr) => {
-                sqlx::query(
-                    "UPDATE members SET connection_status = $1, connection_status_message = $2,
+/// Writes the fields aggregation moves (status, message, flags and times, the latest job) on
+/// `$exec`, a connection or transaction of either backend; evaluates to the rows written. With
+/// `$lease` = `Some((job, owner))`, only while worker `owner` still holds `job`.
+macro_rules! write_progress {
+    ($exec:expr, $m:expr, $lease:expr) => {{
+        let m: &ferry_domain::Member = $m;
+        let lease: Option<(&ferry_domain::JobGuid, &str)> = $lease;
+        sqlx::query(
+            "UPDATE members SET connection_status = $1, connection_status_message = $2,
                 is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
                 has_processed_transactions = $6, has_processed_account_numbers = $7,
                 aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
                 most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13,
                 oauth_window_uri = $15
-             WHERE guid = $14",
-                )
-                .bind(m.connection_status.as_str())
-                .bind(&m.connection_status_message)
-                .bind(m.is_being_aggregated)
-                .bind(m.is_authenticated)
-                .bind(m.has_processed_accounts)
-                .bind(m.has_processed_transactions)
-                .bind(m.has_processed_account_numbers)
-                .bind(m.aggregated_at.map(to_micros))
-                .bind(m.successfully_aggregated_at.map(to_micros))
-                .bind(&m.most_recent_job_guid)
-                .bind(m.most_recent_job_detail_code)
-                .bind(m.needs_updated_credentials)
-                .bind(to_micros(m.updated_at))
+             WHERE guid = $14
+                AND ($16 IS NULL OR EXISTS (SELECT 1 FROM jobs j
+                    WHERE j.guid = $16 AND j.lease_owner = $17 AND j.status = 'RUNNING'))",
+        )
+        .bind(m.connection_status.as_str())
+        .bind(&m.connection_status_message)
+        .bind(m.is_being_aggregated)
+        .bind(m.is_authenticated)
+        .bind(m.has_processed_accounts)
+        .bind(m.has_processed_transactions)
+        .bind(m.has_processed_account_numbers)
+        .bind(m.aggregated_at.map($crate::to_micros))
+        .bind(m.successfully_aggregated_at.map($crate::to_micros))
+        .bind(m.most_recent_job_guid.as_ref().map(|g| g.as_str()))
+        .bind(m.most_recent_job_detail_code)
+        .bind(m.needs_updated_credentials)
+        .bind($crate::to_micros(m.updated_at))
+        .bind(m.guid.as_str())
+        .bind(&m.oauth_window_uri)
+        .bind(lease.map(|(j, _)| j.as_str()))
+        .bind(lease.map(|(_, o)| o))
+        .execute(&mut *$exec)
+        .await?
+        .rows_affected()
+    }};
+}
+
+/// [`write_progress!`] and the events it causes, on a transaction `$tx`: `always`, and
+/// `on_status_change` when the write changes the member's connection status. Evaluates to the
+/// rows written.
+macro_rules! write_progress_with_events {
+    ($tx:expr, $m:expr, $events:expr, $lease:expr) => {{
+        let m: &ferry_domain::Member = $m;
+        let events: &$crate::webhooks::MemberEvents = $events;
+        let before: Option<String> = if events.on_status_change.is_empty() {
+            None
+        } else {
+            sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
                 .bind(m.guid.as_str())
-                .bind(&m.oauth_window_uri)
-                .execute(&mut *$exec)
+                .fetch_optional(&mut *$tx)
                 .await?
-                .rows_affected()
-            };
+        };
+        let n = $crate::members::write_progress!($tx, m, $lease);
+        if n == 1 {
+            $crate::webhooks::insert_events!($tx, &events.always);
+            if before.is_some_and(|b| b != m.connection_status.as_str()) {
+                $crate::webhooks::insert_events!($tx, &events.on_status_change);
+            }
         }
+        n
+    }};
+}
+pub(crate) use {write_progress, write_progress_with_events};
+
+impl Db {
+    /// Writes the fields aggregation moves: status, message, flags and times, the latest job.
+    pub async fn update_member_progress(&self, m: &Member) -> Result<bool> {
+        self.update_member_progress_with(m, &MemberEvents::default(), None).await
+    }
+
+    /// As [`Db::update_member_progress`], recording `events` in the same transaction
+    /// (`on_status_change` only if the member's connection status changes). With `lease` =
+    /// `Some((job, owner))`, the write applies only while worker `owner` holds `job`, so a
+    /// worker that lost its job cannot move the member.
+    pub async fn update_member_progress_with(
+        &self,
+        m: &Member,
+        events: &MemberEvents,
+        lease: Option<(&JobGuid, &str)>,
+    ) -> Result<bool> {
         let n = on_writer!(self, |conn| {
             if events.is_empty() {
-                progress!(conn)
+                write_progress!(conn, m, lease)
             } else {
                 use sqlx::Connection;
                 let mut tx = conn.begin().await?;
-                let before: Option<String> = if events.on_status_change.is_empty() {
-                    None
-                } else {
-                    sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
-                        .bind(m.guid.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                };
-                let n = progress!(tx);
-                if n == 1 {
-                    insert_events!(tx, &events.always);
-                    if before.is_some_and(|b| b != m.connection_status.as_str()) {
-                        insert_events!(tx, &events.on_status_change);
-                    }
-                }
+                let n = write_progress_with_events!(tx, m, events, lease);
                 tx.commit().await?;
                 n
             }
@@ -630,7 +541,7 @@ impl Db {
                 .bind(guid.as_str())
                 .fetch_optional(&mut *conn)
                 .await)?;
-        Ok(row.and_then(MemberRow::into_member))
+        row.map(MemberRow::into_member).transpose()
     }
 }
 
@@ -643,22 +554,30 @@ impl Db {
         before: time::OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<MemberGuid>> {
-        let rows: Vec<(String,)> = on_writer!(self, |conn| sqlx::query_as(
+        // The statuses come from the domain's rule (`allows_background`), spelled into the
+        // SQL as literals: they are the enum's own names, never input.
+        let excluded = ConnectionStatus::ALL
+            .iter()
+            .filter(|s| !s.allows_background())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "SELECT m.guid FROM members m JOIN users u ON u.guid = m.user_guid
              WHERE u.is_disabled = FALSE
                AND m.background_aggregation_is_disabled = FALSE
                AND m.needs_updated_credentials = FALSE
-               AND m.connection_status NOT IN ('DENIED', 'CHALLENGED', 'REJECTED', 'LOCKED', 'IMPEDED',
-                   'PREVENTED', 'EXPIRED', 'IMPAIRED', 'PENDING', 'CLOSED', 'DISCONTINUED', 'DISABLED')
+               AND m.connection_status NOT IN ({excluded})
                AND COALESCE(m.aggregated_at, m.created_at) < $1
                AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.member_guid = m.guid
                                AND j.status IN ('QUEUED', 'RUNNING', 'CHALLENGED'))
              ORDER BY COALESCE(m.aggregated_at, m.created_at) LIMIT $2"
-        )
-        .bind(to_micros(before))
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await)?;
-        Ok(rows.into_iter().filter_map(|(g,)| MemberGuid::parse(&g).ok()).collect())
+        );
+        let rows: Vec<(String,)> = on_writer!(self, |conn| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(to_micros(before))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await)?;
+        rows.into_iter().map(|(g,)| MemberGuid::parse(&g).map_err(|_| corrupt("members", &g, "guid"))).collect()
     }
 }

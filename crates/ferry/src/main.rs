@@ -288,7 +288,12 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         webhooks: workers.webhook_policy.policy(),
         webhook_lease: time::Duration::seconds(workers.webhook_lease_secs.max(2)),
     };
-    Ok(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config))
+    Ok(with_connectors(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config)))
+}
+
+/// Registers the connectors institutions name: the binary decides which protocols it carries.
+fn with_connectors(service: Service) -> Service {
+    service.with_connector("sandbox", Arc::new(ferry_connector::Sandbox))
 }
 
 /// Starts `n` worker loops. A job that fails to run stays leased and is retried by whichever

@@ -67,7 +67,7 @@ pub fn member(v: Version, m: &Member) -> Value {
     // MX's document that the official SDKs enforce), so that version always gets null there.
     let job_guid = match v {
         Version::V20111101 => Value::Null,
-        Version::V20250224 => json!(m.most_recent_job_guid),
+        Version::V20250224 => json!(m.most_recent_job_guid.as_ref().map(|g| g.as_str())),
     };
     json!({
         "aggregated_at": timestamp(m.aggregated_at),

@@ -93,6 +93,7 @@ impl TestApp {
             ..Default::default()
         };
         let service = Service::with_config(db, keyring, clock.clone(), Arc::new(FixedIds::default()), config)
+            .with_connector("sandbox", Arc::new(Sandbox))
             .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled));
         tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
         let (client, key) = service.create_client("test").await.expect("client");

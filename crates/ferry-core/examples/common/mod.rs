@@ -37,7 +37,8 @@ impl Bench {
         let db = Db::connect(&url).await?;
         db.migrate().await?;
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
-        let service = Service::with_config(db.clone(), keyring, Arc::new(SystemClock), Arc::new(RandomIds), config);
+        let service = Service::with_config(db.clone(), keyring, Arc::new(SystemClock), Arc::new(RandomIds), config)
+            .with_connector("sandbox", Arc::new(ferry_connector::Sandbox));
         let (client, _) = service.create_client("bench").await?;
         Ok(Bench { db, service, client, postgres })
     }
