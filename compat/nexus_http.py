@@ -66,6 +66,12 @@ def main():
     step("an API token works once (4011)", status == 401 and body["error"]["code"] == 4011, body)
 
     h = {"MD-SESSION-TOKEN": session, "Accept": NEXUS}
+    # A Nexus client learns the institution_guid it creates members with from the catalog.
+    status, _, body = call("GET", "/institutions?name=MX%20Bank", h)
+    guids = [i.get("guid") for i in body.get("institutions", [])]
+    step("institutions carry their guid", status == 200 and MXBANK in guids and all(guids), guids)
+    status, _, body = call("GET", f"/institutions/{MXBANK}", h)
+    step("an institution carries its guid", status == 200 and body["institution"].get("guid") == MXBANK, body)
     status, _, body = call("GET", f"/institutions/{MXBANK}/credentials", h)
     fields = {c["field_name"]: c["guid"] for c in body["credentials"]}
     step("institution credentials", fields == {"LOGIN": LOGIN, "PASSWORD": PASSWORD}, fields)

@@ -428,7 +428,7 @@ async fn list_institutions(
 ) -> Result<Response, ApiError> {
     let filter = ferry_core::InstitutionFilter { name: q.get("name").map(str::to_owned), ..Default::default() };
     let page = s.list_institutions(&filter, q.page(PageRequest::MAX_PER_PAGE)?).await?;
-    Ok(respond(StatusCode::OK, json::list("institutions", &page, |i| json::institution(Version::V20111101, i))))
+    Ok(respond(StatusCode::OK, json::list("institutions", &page, institution_json)))
 }
 
 async fn read_institution(
@@ -437,7 +437,15 @@ async fn read_institution(
     Path(i): Path<String>,
 ) -> Result<Response, ApiError> {
     let i = s.get_institution(&InstitutionRef::code_or_guid(&i)).await?;
-    Ok(respond(StatusCode::OK, json!({ "institution": json::institution(Version::V20111101, &i) })))
+    Ok(respond(StatusCode::OK, json!({ "institution": institution_json(&i) })))
+}
+
+/// Nexus institutions: the Platform's fields plus `guid`, which Nexus members are created with
+/// (`institution_guid`).
+fn institution_json(i: &ferry_domain::Institution) -> Value {
+    let mut body = json::institution(Version::V20111101, i);
+    body["guid"] = json!(i.guid.as_str());
+    body
 }
 
 async fn institution_credentials(

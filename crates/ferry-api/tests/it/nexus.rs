@@ -78,6 +78,14 @@ async fn a_nexus_session_drives_members() {
         );
         let t = nexus(&app, &session, Method::GET, "/transactions?records_per_page=10", None).await;
         assert!(t.body["pagination"]["total_entries"].as_i64().unwrap_or(0) > 100, "{t:?}");
+        // Institutions carry the guid Nexus members are created with, in the list and alone.
+        let list = nexus(&app, &session, Method::GET, "/institutions?name=MX%20Bank", None).await;
+        let found = list.body["institutions"].as_array().unwrap();
+        assert!(!found.is_empty(), "{list:?}");
+        assert!(found.iter().all(|i| i["guid"].as_str().is_some_and(|g| g.starts_with("INS-"))), "{list:?}");
+        assert!(found.iter().any(|i| i["guid"] == MXBANK_GUID), "{list:?}");
+        let one = nexus(&app, &session, Method::GET, &format!("/institutions/{MXBANK_GUID}"), None).await;
+        assert_eq!(one.body["institution"]["guid"], MXBANK_GUID, "{one:?}");
         let i = nexus(&app, &session, Method::GET, &format!("/institutions/{MXBANK_GUID}/credentials"), None).await;
         assert_eq!(i.body["credentials"].as_array().map(Vec::len), Some(2), "{i:?}");
 
