@@ -15,6 +15,7 @@ mod member_data;
 mod members;
 mod nexus;
 mod oauth;
+mod reliability;
 mod secrets;
 mod users;
 mod webhooks;

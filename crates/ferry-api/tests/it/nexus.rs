@@ -10,7 +10,7 @@ use crate::support::{LOGIN, PASSWORD, Reply, TestApp, each_backend};
 const NEXUS: &str = "application/vnd.mx.nexus.v1+json";
 const MXBANK_GUID: &str = "INS-1572a04c-912b-59bf-5841-332c7dfafaef";
 
-async fn session_for(app: &TestApp, user: &str) -> String {
+pub(crate) async fn session_for(app: &TestApp, user: &str) -> String {
     let r = app.post(&format!("/users/{user}/api_token"), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let token = r.body["api_token"]["token"].as_str().unwrap().to_owned();
@@ -24,7 +24,7 @@ async fn session_for(app: &TestApp, user: &str) -> String {
     r.body["session"]["token"].as_str().unwrap().to_owned()
 }
 
-async fn nexus(app: &TestApp, session: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+pub(crate) async fn nexus(app: &TestApp, session: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
     let mut headers = vec![("md-session-token", session), ("accept", NEXUS)];
     let body = match body {
         Some(b) => {

@@ -57,6 +57,8 @@ pub struct TestApp {
     pub other_atrium: (String, String),
     /// The SQLite file, when the backend is SQLite.
     pub sqlite_path: Option<std::path::PathBuf>,
+    /// The database's URL, for tests that reach past the store (to break it on purpose).
+    pub database_url: String,
     pub clock: Arc<ManualClock>,
     /// Where the app's real listener answers (OAuth pages, the sandbox provider).
     pub public_url: String,
@@ -79,7 +81,7 @@ fn basic(id: &str, key: &str) -> String {
 }
 
 impl TestApp {
-    async fn new(db: Db, sqlite_path: Option<std::path::PathBuf>) -> TestApp {
+    async fn new(db: Db, sqlite_path: Option<std::path::PathBuf>, database_url: String) -> TestApp {
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC)));
         let keyring = Keyring::new(&MasterKey::generate(), &[]);
@@ -107,6 +109,7 @@ impl TestApp {
             service,
             client,
             sqlite_path,
+            database_url,
             clock,
             public_url,
         }
@@ -200,8 +203,9 @@ where
     let dir = std::env::temp_dir().join(format!("ferry-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("ferry.db");
-    let db = Db::connect(&format!("sqlite://{}", path.display())).await.expect("sqlite");
-    let app = TestApp::new(db.clone(), Some(path)).await;
+    let url = format!("sqlite://{}", path.display());
+    let db = Db::connect(&url).await.expect("sqlite");
+    let app = TestApp::new(db.clone(), Some(path), url).await;
     let outcome = tokio::spawn(test(app)).await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -213,7 +217,7 @@ where
         let name = format!("ferry_test_{}", uuid::Uuid::new_v4().simple());
         let url = ferry_store::create_postgres_database(&admin, &name).await.expect("create test database");
         let db = Db::connect(&url).await.expect("postgres");
-        let app = TestApp::new(db.clone(), None).await;
+        let app = TestApp::new(db.clone(), None, url.clone()).await;
         let outcome = tokio::spawn(test(app)).await;
         db.close().await;
         let _ = ferry_store::drop_postgres_database(&admin, &name).await;

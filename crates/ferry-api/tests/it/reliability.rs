@@ -1,0 +1,150 @@
+//! Our faults are not the institution's, and the reconciler's safety net: a database that fails
+//! under a running job leaves the member's status alone and shows no internal text to clients;
+//! states that disagree (which the one-transaction writes rule out) are repaired.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::nexus::{nexus, session_for};
+use crate::support::{TestApp, each_backend};
+
+/// Runs `statement` on the app's database from a connection of the test's own, behind the
+/// store's back.
+async fn behind_the_back(app: &TestApp, statement: &str) {
+    let statement = sqlx::AssertSqlSafe(statement.to_owned());
+    if app.database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
+        sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+        sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// Words of the database's own error messages that must never reach a client.
+const INTERNAL_WORDS: [&str; 5] = ["transactions_away", "no such table", "relation", "sqlx", "database"];
+
+fn assert_no_internal_text(what: &str, body: &serde_json::Value) {
+    let text = body.to_string().to_lowercase();
+    for word in INTERNAL_WORDS {
+        assert!(!text.contains(word), "{what} shows internal text `{word}`: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_database_fault_during_a_job_leaves_the_member_alone_and_is_retried() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let created = app.member(&user, "password", json!({})).await;
+        assert_eq!(created.status, StatusCode::ACCEPTED, "{created:?}");
+        let member = created.body["member"]["guid"].as_str().unwrap().to_owned();
+        app.work().await;
+        let path = format!("/users/{user}/members/{member}");
+        assert_eq!(app.get(&path).await.body["member"]["connection_status"], "CONNECTED");
+        let session = session_for(&app, &user).await;
+
+        // The database loses a table under the next job.
+        behind_the_back(&app, "ALTER TABLE transactions RENAME TO transactions_away").await;
+        let r = app.post(&format!("{path}/aggregate"), json!({})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+        app.work().await;
+        let m = app.get_v2025(&path).await.body["member"].clone();
+        assert_eq!(m["connection_status"], "CONNECTED", "not FAILED: the bank did nothing wrong: {m}");
+        assert_eq!(m["is_being_aggregated"], true, "the job waits to be retried: {m}");
+        assert_no_internal_text("the member", &m);
+        let job = m["most_recent_job_guid"].as_str().unwrap().to_owned();
+        let j = nexus(&app, &session, Method::GET, &format!("/jobs/{job}"), None).await;
+        assert_eq!(j.status, StatusCode::OK, "{j:?}");
+        assert_eq!(j.body["job"]["error_message"], json!(null), "{j:?}");
+        assert_no_internal_text("the Nexus job", &j.body);
+
+        // The database recovers; once the lease runs out the job runs again and succeeds.
+        behind_the_back(&app, "ALTER TABLE transactions_away RENAME TO transactions").await;
+        app.clock.advance(time::Duration::seconds(61));
+        app.work().await;
+        let m = app.get_v2025(&path).await.body["member"].clone();
+        assert_eq!(
+            (m["connection_status"].as_str(), m["is_being_aggregated"].as_bool()),
+            (Some("CONNECTED"), Some(false))
+        );
+        assert_eq!(m["most_recent_job_guid"], job.as_str(), "the same job, retried: {m}");
+        let j = nexus(&app, &session, Method::GET, &format!("/jobs/{job}"), None).await;
+        assert_eq!(j.body["job"]["status_name"], "CONNECTED", "{j:?}");
+
+        // A fault that does not go away: the job is given up after its last attempt, the member
+        // goes idle in the status it had, and the job says nothing internal.
+        behind_the_back(&app, "ALTER TABLE transactions RENAME TO transactions_away").await;
+        assert_eq!(app.post(&format!("{path}/aggregate"), json!({})).await.status, StatusCode::ACCEPTED);
+        app.work().await;
+        let job = app.get_v2025(&path).await.body["member"]["most_recent_job_guid"].as_str().unwrap().to_owned();
+        for _ in 0..ferry_core::MAX_ATTEMPTS {
+            app.clock.advance(time::Duration::seconds(61));
+            app.work().await;
+        }
+        let m = app.get_v2025(&path).await.body["member"].clone();
+        assert_eq!(
+            (m["connection_status"].as_str(), m["is_being_aggregated"].as_bool()),
+            (Some("CONNECTED"), Some(false))
+        );
+        let j = nexus(&app, &session, Method::GET, &format!("/jobs/{job}"), None).await;
+        assert!(!j.body["job"]["finished_at"].is_null(), "{j:?}");
+        assert!(j.body["job"]["error_message"].as_str().is_some_and(|e| e.contains("could not complete")), "{j:?}");
+        assert_no_internal_text("the given-up job", &j.body);
+        behind_the_back(&app, "ALTER TABLE transactions_away RENAME TO transactions").await;
+        assert_eq!(app.service.reconcile().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_reconciler_repairs_disagreements_once_they_have_lasted_a_lease() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let mut members = Vec::new();
+        for password in ["password", "challenge", "another-password"] {
+            let r = app.member(&user, password, json!({})).await;
+            members.push(r.body["member"]["guid"].as_str().unwrap().to_owned());
+        }
+        app.work().await;
+        app.clock.advance(time::Duration::seconds(120));
+        // Everything written through the service agrees: nothing to repair.
+        assert_eq!(app.service.reconcile().await.unwrap(), 0);
+
+        // Break what the one-transaction writes rule out: a member busy without a job, and one
+        // whose challenge is gone.
+        behind_the_back(&app, &format!("UPDATE members SET is_being_aggregated = TRUE WHERE guid = '{}'", members[0]))
+            .await;
+        behind_the_back(&app, &format!("DELETE FROM jobs WHERE member_guid = '{}'", members[1])).await;
+        // A disagreement younger than a lease may be a change in flight: left alone.
+        let before = app.service.reconciler_repairs();
+        app.clock.advance(time::Duration::seconds(10));
+        behind_the_back(
+            &app,
+            &format!("UPDATE members SET updated_at = updated_at + 120000000 WHERE guid = '{}'", members[2]),
+        )
+        .await;
+        behind_the_back(&app, &format!("UPDATE members SET is_being_aggregated = TRUE WHERE guid = '{}'", members[2]))
+            .await;
+        assert_eq!(app.service.reconcile().await.unwrap(), 2);
+        assert_eq!(app.service.reconciler_repairs(), before + 2);
+        let status = |i: usize| {
+            let path = format!("/users/{user}/members/{}/status", members[i]);
+            let app = &app;
+            async move { app.get(&path).await.body["member"].clone() }
+        };
+        let m0 = status(0).await;
+        assert_eq!(
+            (m0["connection_status"].as_str(), m0["is_being_aggregated"].as_bool()),
+            (Some("CONNECTED"), Some(false))
+        );
+        let m1 = status(1).await;
+        assert_eq!(m1["connection_status"], "EXPIRED", "{m1}");
+        assert_eq!(status(2).await["is_being_aggregated"], true, "too recent to touch");
+        app.clock.advance(time::Duration::seconds(200));
+        assert_eq!(app.service.reconcile().await.unwrap(), 1);
+        assert_eq!(status(2).await["is_being_aggregated"], false);
+        assert_eq!(app.service.reconcile().await.unwrap(), 0);
+    })
+    .await;
+}
