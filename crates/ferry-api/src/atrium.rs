@@ -84,6 +84,13 @@ async fn atrium_shapes(req: Request, next: Next) -> Response {
         return r;
     }
     let mut response = next.run(req).await;
+    // A field error names the field in Atrium's words (`identifier`, not `id`).
+    if let Some(e) = response.extensions().get::<ApiError>().filter(|e| e.field.is_some()) {
+        let mut renamed = e.clone();
+        renamed.message = e.message_in(atrium_field);
+        renamed.field = None;
+        response = renamed.into_response();
+    }
     let is_json =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     if is_json {
@@ -93,6 +100,15 @@ async fn atrium_shapes(req: Request, next: Next) -> Response {
         response.headers_mut().remove(header::WWW_AUTHENTICATE);
     }
     response
+}
+
+/// Atrium's names for the core's fields.
+fn atrium_field(field: &'static str) -> &'static str {
+    match field {
+        "member.id" => "member.identifier",
+        "user.id" => "user.identifier",
+        other => crate::error::platform_field(other),
+    }
 }
 
 fn respond(status: StatusCode, body: Value) -> Response {

@@ -72,13 +72,23 @@ async fn nexus_shapes(req: Request, next: Next) -> Response {
         }
         return response;
     }
-    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
-    let message = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    // The error itself, as its handler raised it; anything else (a plain status from a layer)
+    // is named by its status.
+    let message = match response.extensions().get::<ApiError>() {
+        Some(e) => e.message_in(nexus_field),
+        None => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
     let status = if status == StatusCode::CONFLICT { StatusCode::UNPROCESSABLE_ENTITY } else { status };
     error_response(status, &message)
+}
+
+/// Nexus's names for the core's fields.
+fn nexus_field(field: &'static str) -> &'static str {
+    match field {
+        "member.id" => "member.external_guid",
+        "member.institution" => "member.institution_guid",
+        other => other,
+    }
 }
 
 fn error_response(status: StatusCode, message: &str) -> Response {

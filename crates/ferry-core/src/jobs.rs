@@ -223,21 +223,19 @@ impl Service {
             _ => return Err(Error::bad_request("the member is not waiting for challenge answers")),
         };
         if answers.is_empty() {
-            return Err(Error::bad_request("member.challenges is required: one {guid, value} per challenge"));
+            return Err(Error::invalid("member.challenges", "is required: one {guid, value} per challenge"));
         }
         for (i, a) in answers.iter().enumerate() {
             if !job.challenges.iter().any(|c| c.guid == a.guid) {
-                return Err(Error::bad_request(format!(
-                    "member.challenges[{i}].guid `{}` is not one of the member's challenges",
-                    a.guid.chars().take(80).collect::<String>()
-                )));
+                return Err(Error::invalid_at(
+                    "member.challenges",
+                    format!("[{i}].guid"),
+                    format!("`{}` is not one of the member's challenges", a.guid.chars().take(80).collect::<String>()),
+                ));
             }
         }
         if let Some(missing) = job.challenges.iter().find(|c| !answers.iter().any(|a| a.guid == c.guid)) {
-            return Err(Error::bad_request(format!(
-                "member.challenges has no answer for challenge `{}`",
-                missing.guid
-            )));
+            return Err(Error::invalid("member.challenges", format!("has no answer for challenge `{}`", missing.guid)));
         }
         let sealed = self
             .db()

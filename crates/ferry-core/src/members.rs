@@ -122,15 +122,18 @@ impl Service {
             return Err(Error::bad_request("referral_source must be APP or BROWSER"));
         }
         if new.institution.is_empty() {
-            return Err(Error::bad_request("member.institution_code is required"));
+            return Err(Error::invalid("member.institution", "is required"));
         }
         // An unknown code in the body is a bad request (404 is for paths).
         let entry = match self.catalog_entry(&InstitutionRef::code_or_guid(&new.institution)).await {
             Err(Error::NotFound(_)) => {
-                return Err(Error::bad_request(format!(
-                    "member.institution_code `{}` does not name an institution; see GET /institutions",
-                    new.institution.chars().take(80).collect::<String>()
-                )));
+                return Err(Error::invalid(
+                    "member.institution",
+                    format!(
+                        "`{}` does not name an institution; see the list of institutions",
+                        new.institution.chars().take(80).collect::<String>()
+                    ),
+                ));
             }
             other => other?,
         };
@@ -159,7 +162,7 @@ impl Service {
                 )));
             }
             if !new.credentials.is_empty() {
-                return Err(Error::bad_request("member.credentials must be empty when is_oauth is true"));
+                return Err(Error::invalid("member.credentials", "must be empty when is_oauth is true"));
             }
             if self.db().get_oauth_provider(&institution.guid).await?.is_none() {
                 return Err(Error::bad_request(format!(
@@ -400,7 +403,7 @@ impl Service {
         let mut new_credentials = None;
         if let Some(creds) = &patch.credentials {
             if m.is_oauth {
-                return Err(Error::bad_request("member.credentials cannot be set on an OAuth member"));
+                return Err(Error::invalid("member.credentials", "cannot be set on an OAuth member"));
             }
             let stored = self.open_credentials(&m).await?;
             let values = check_credentials(institution, fields, creds, &stored)?;
@@ -522,24 +525,28 @@ fn check_credentials(
     let mut seen: Vec<&str> = Vec::new();
     for (i, c) in submitted.iter().enumerate() {
         if c.guid.is_empty() {
-            return Err(Error::bad_request(format!("member.credentials[{i}].guid is required")));
+            return Err(Error::invalid_at("member.credentials", format!("[{i}].guid"), "is required"));
         }
         if !fields.iter().any(|f| f.guid.as_str() == c.guid) {
-            return Err(Error::bad_request(format!(
-                "member.credentials[{i}].guid `{}` is not a credential of institution `{}`; see GET /institutions/{}/credentials",
-                truncate(&c.guid, 80),
-                institution.code,
-                institution.code
-            )));
+            return Err(Error::invalid_at(
+                "member.credentials",
+                format!("[{i}].guid"),
+                format!(
+                    "`{}` is not a credential of institution `{}`; see the institution's credentials",
+                    truncate(&c.guid, 80),
+                    institution.code
+                ),
+            ));
         }
         if seen.contains(&c.guid.as_str()) {
-            return Err(Error::bad_request(format!(
-                "member.credentials[{i}].guid `{}` is given more than once",
-                c.guid
-            )));
+            return Err(Error::invalid_at(
+                "member.credentials",
+                format!("[{i}].guid"),
+                format!("`{}` is given more than once", c.guid),
+            ));
         }
         if c.value.expose().len() > 4096 {
-            return Err(Error::bad_request(format!("member.credentials[{i}].value is longer than 4096 bytes")));
+            return Err(Error::invalid_at("member.credentials", format!("[{i}].value"), "is longer than 4096 bytes"));
         }
         seen.push(&c.guid);
     }
@@ -558,10 +565,10 @@ fn check_credentials(
         }
     }
     if !missing.is_empty() {
-        return Err(Error::bad_request(format!(
-            "member.credentials is missing required fields: {}",
-            missing.join(", ")
-        )));
+        return Err(Error::invalid(
+            "member.credentials",
+            format!("is missing required fields: {}", missing.join(", ")),
+        ));
     }
     Ok(values)
 }

@@ -140,6 +140,15 @@ async fn atrium_bad_input() {
         let r = atrium(&app, Method::GET, "/nowhere", None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert_eq!(r.headers["content-type"], ATRIUM);
+        // The core's field errors in Atrium's words: `identifier`, not `id`.
+        let r = atrium(&app, Method::POST, "/users", Some(json!({ "user": { "identifier": "USR-mine" } }))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+        assert_eq!(r.headers["content-type"], ATRIUM);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("user.identifier must not start with `USR-`"), "{r:?}");
+        // The same through the Platform API names `id`.
+        let r = app.post("/users", json!({ "user": { "id": "USR-mine" } })).await;
+        assert!(r.body["error"]["message"].as_str().unwrap().starts_with("user.id must not start with"), "{r:?}");
     })
     .await;
 }

@@ -165,6 +165,14 @@ async fn nexus_bad_input_gets_nexus_errors() {
         assert_eq!(r.body["error"]["code"], 4000);
         let r = nexus(&app, &session, Method::GET, "/members/MBR-nope", None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // The core's field errors in Nexus's words: `external_guid`, not `id`.
+        let mut body = new_member("password", Some("MBR-taken-shape"));
+        body["member"]["skip_aggregation"] = json!(true);
+        let r = nexus(&app, &session, Method::POST, "/members", Some(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+        assert_eq!(r.body["error"]["code"], 4000);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("member.external_guid must not start with `MBR-`"), "{r:?}");
         // Another client's user is not reachable: the API token route is client-scoped.
         let r = app
             .raw(

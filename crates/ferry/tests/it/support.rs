@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub fn ferry(db_url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    // FERRY_TEST_BIN runs the tests against another build (an older one, to show a test catches
+    // what it is meant to catch).
+    let bin = std::env::var("FERRY_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ferry").to_owned());
+    let mut c = Command::new(bin);
     c.env_remove("FERRY_MASTER_KEY").env("FERRY_DATABASE_URL", db_url);
     c
 }
