@@ -139,7 +139,7 @@ run_suite() { # run_suite LABEL SUITE
   local label=$1 suite=$2 rc=0
   log "[$label] $suite"
   case $suite in
-    python) "$SDK_VENV/bin/python" "$COMPAT_DIR/python_sdk.py" || rc=$? ;;
+    python) (cd "$COMPAT_DIR" && "$SDK_VENV/bin/python" -m python_sdk) || rc=$? ;;
     node) MX_NODE_MODULES="$NODE_MODULES" node "$COMPAT_DIR/node/node_sdk.mjs" || rc=$? ;;
     atrium) "$ATRIUM_VENV/bin/python" "$COMPAT_DIR/atrium_sdk.py" || rc=$? ;;
     nexus) "$PYTHON" "$COMPAT_DIR/nexus_http.py" || rc=$? ;;

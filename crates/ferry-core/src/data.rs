@@ -7,8 +7,7 @@ use ferry_domain::{
 use ferry_store::{RecordScope, TransactionScope};
 use time::{Date, Duration};
 
-use crate::members::MemberRef;
-use crate::{Error, Result, Service, UserRef};
+use crate::{Error, MemberRef, Result, Service, UserRef};
 
 /// MX's default window for transaction listings: 120 days back, 5 days ahead.
 const DEFAULT_DAYS_BACK: i64 = 120;

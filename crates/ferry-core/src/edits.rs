@@ -12,9 +12,8 @@ use ferry_store::{SealedCredentials, StoreError};
 use rust_decimal::Decimal;
 
 use crate::institutions::InstitutionRef;
-use crate::members::MemberRef;
 use crate::validate::{self, METADATA_MAX};
-use crate::{Error, Result, Service, UserRef};
+use crate::{Error, MemberRef, Result, Service, UserRef};
 
 /// The code of the hidden institution that holds manual accounts.
 pub const MANUAL_INSTITUTION_CODE: &str = "manual_institution";

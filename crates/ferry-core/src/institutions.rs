@@ -9,6 +9,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{Error, Result, Service, validate};
 
+/// The connector name of the institution that holds a user's manual accounts: it has no
+/// connector, and its member never aggregates.
+pub const MANUAL_CONNECTOR: &str = "manual";
+
 /// How a path names an institution: by code, or (v20250224 credentials) by code or guid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstitutionRef {

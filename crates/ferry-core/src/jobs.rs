@@ -19,12 +19,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::institutions::InstitutionRef;
-use crate::members::MemberRef;
-use crate::{Error, Result, Service, UserRef};
-
-/// The connector name of the institution that holds a user's manual accounts: it has no
-/// connector, and its member never aggregates.
-pub const MANUAL_CONNECTOR: &str = "manual";
+use crate::institutions::MANUAL_CONNECTOR;
+use crate::webhooks::check_callback_payload;
+use crate::{Error, MemberRef, Result, Service, UserRef};
 
 /// The connectors by name (the `connector` column of an institution). Empty until the binary
 /// (or a test) registers them with [`Service::with_connector`].
@@ -151,7 +148,7 @@ impl Service {
         callback_payload: Option<String>,
     ) -> Result<Member> {
         if let Some(p) = &callback_payload {
-            crate::members::check_callback_payload(p)?;
+            check_callback_payload(p)?;
         }
         let mut m = self.get_member(client, user, member).await?;
         let entry = self.catalog_entry(&InstitutionRef::Guid(m.institution_guid.clone())).await?;

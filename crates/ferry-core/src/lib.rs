@@ -11,6 +11,8 @@ mod jobs;
 mod members;
 mod oauth;
 mod pull;
+mod refs;
+mod sandbox_oauth;
 pub mod secrets;
 mod sessions;
 mod users;
@@ -27,14 +29,14 @@ pub use error::{Error, Result};
 pub use ferry_store::{AttemptLog, Db, DeliveryLog, InstitutionFilter, UserFilter, WebhookEndpoint};
 pub use institutions::InstitutionRef;
 pub use jobs::{Connectors, JobStart};
-pub use members::{CALLBACK_PAYLOAD_MAX, CreatedMember, MemberPatch, MemberRef, check_callback_payload};
-pub use oauth::{
-    AuthorizeParams, OAuthDone, OAuthPageError, ProviderConfig, SANDBOX_CLIENT_ID, TokenError, TokenRequest,
-    TokenResponse, WindowOptions,
-};
+pub use members::{CreatedMember, MemberPatch};
+pub use oauth::{OAuthDone, OAuthPageError, ProviderConfig, TokenResponse, WindowOptions};
+pub use refs::{MemberRef, UserRef};
+pub use sandbox_oauth::{AuthorizeParams, SANDBOX_CLIENT_ID, TokenError, TokenRequest};
 pub use secrets::{ApiKey, Keyring, MasterKey};
-pub use users::UserRef;
-pub use webhooks::{EVENT_TYPES, MAX_RETRIES, WebhookPolicy, check_webhook_url, sign};
+pub use webhooks::{
+    CALLBACK_PAYLOAD_MAX, EVENT_TYPES, MAX_RETRIES, WebhookPolicy, check_callback_payload, check_webhook_url, sign,
+};
 pub use worker::MAX_ATTEMPTS;
 
 /// The application: database, secrets, clock and id source, shared by every request.

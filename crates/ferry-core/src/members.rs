@@ -2,7 +2,6 @@
 //! institution's fields, sealed before they reach the store, and fingerprinted so that the
 //! database itself refuses a duplicate member.
 
-use base64::Engine;
 use ferry_domain::{
     Client, ConnectionStatus, CredentialGuid, Institution, InstitutionCredential, Member, MemberGuid, NewMember, Page,
     PageRequest, Secret, SubmittedCredential, UseCase, User,
@@ -12,14 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::institutions::InstitutionRef;
 use crate::validate::{self, ID_MAX, METADATA_MAX};
-use crate::{Error, Result, Service, UserRef};
+use crate::webhooks::check_callback_payload;
+use crate::{Error, MemberRef, Result, Service, UserRef};
 
 /// The fingerprint of every OAuth member: the duplicate guard then allows one OAuth member per
 /// user and institution.
 const OAUTH_FINGERPRINT: &str = "oauth";
-
-/// The longest `X-CALLBACK-PAYLOAD` MX accepts.
-pub const CALLBACK_PAYLOAD_MAX: usize = 1024;
 
 /// A new member, and whether the caller asked for aggregation (which decides 202 over 200).
 #[derive(Debug, Clone)]
@@ -53,53 +50,10 @@ impl MemberPatch {
     }
 }
 
-/// How a path names a member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberRef {
-    Guid(MemberGuid),
-    Id(String),
-}
-
-impl MemberRef {
-    /// v20111101: only guids.
-    pub fn guid_only(s: &str) -> Result<Self> {
-        MemberGuid::parse(s).map(MemberRef::Guid).map_err(|_| Error::NotFound("member"))
-    }
-
-    /// v20250224: a guid when it has the `MBR-` prefix, otherwise the partner id.
-    pub fn guid_or_id(s: &str) -> Self {
-        match MemberGuid::parse(s) {
-            Ok(g) => MemberRef::Guid(g),
-            Err(_) => MemberRef::Id(s.to_owned()),
-        }
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct StoredCredential {
     guid: String,
     value: String,
-}
-
-/// Checks an `X-CALLBACK-PAYLOAD` header: base64, at most 1,024 characters.
-pub fn check_callback_payload(value: &str) -> Result<()> {
-    if value.len() > CALLBACK_PAYLOAD_MAX {
-        return Err(Error::bad_request(format!("X-CALLBACK-PAYLOAD is longer than {CALLBACK_PAYLOAD_MAX} characters")));
-    }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let url_safe = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    if value.is_empty() || (engine.decode(value).is_err() && url_safe.decode(value).is_err()) {
-        return Err(Error::bad_request("X-CALLBACK-PAYLOAD must be a base64 string"));
-    }
-    Ok(())
 }
 
 impl Service {
@@ -138,7 +92,7 @@ impl Service {
             other => other?,
         };
         let (institution, fields) = (&entry.0, entry.1.as_slice());
-        if institution.connector == crate::jobs::MANUAL_CONNECTOR {
+        if institution.connector == crate::institutions::MANUAL_CONNECTOR {
             return Err(Error::bad_request(
                 "manual accounts are created with POST /users/{user_guid}/accounts, not as members",
             ));

@@ -1,32 +1,12 @@
 //! Users: a client's end users, addressed by guid or (v20250224) by the partner `id`.
 
 use ferry_domain::{Client, NewUser, Page, PageRequest, User, UserGuid, UserPatch};
+
+use crate::UserRef;
 use ferry_store::UserFilter;
 
 use crate::validate::{self, ID_MAX, METADATA_MAX};
 use crate::{Error, Result, Service};
-
-/// How a path names a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserRef {
-    Guid(UserGuid),
-    Id(String),
-}
-
-impl UserRef {
-    /// v20111101: only guids.
-    pub fn guid_only(s: &str) -> Result<Self> {
-        UserGuid::parse(s).map(UserRef::Guid).map_err(|_| Error::NotFound("user"))
-    }
-
-    /// v20250224: a guid when it has the `USR-` prefix, otherwise the partner id.
-    pub fn guid_or_id(s: &str) -> Self {
-        match UserGuid::parse(s) {
-            Ok(g) => UserRef::Guid(g),
-            Err(_) => UserRef::Id(s.to_owned()),
-        }
-    }
-}
 
 fn check_fields(id: Option<&str>, email: Option<&str>, metadata: Option<&str>) -> Result<()> {
     if let Some(id) = id {

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use base64::Engine;
 use ferry_domain::{Client, Job, JobType, Member};
 use ferry_store::{AttemptLog, AttemptOutcome, DeliveryLog, DueDelivery, MemberEvents, NewEvent, WebhookEndpoint};
 use hmac::{Hmac, Mac};
@@ -36,6 +37,30 @@ fn backoff(retry: i64) -> Duration {
 
 /// How many deliveries one worker step claims.
 const CLAIM_BATCH: i64 = 32;
+
+/// The longest `X-CALLBACK-PAYLOAD` MX accepts.
+pub const CALLBACK_PAYLOAD_MAX: usize = 1024;
+
+/// Checks an `X-CALLBACK-PAYLOAD` header: base64, at most 1,024 characters.
+pub fn check_callback_payload(value: &str) -> Result<()> {
+    if value.len() > CALLBACK_PAYLOAD_MAX {
+        return Err(Error::bad_request(format!("X-CALLBACK-PAYLOAD is longer than {CALLBACK_PAYLOAD_MAX} characters")));
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let url_safe = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    if value.is_empty() || (engine.decode(value).is_err() && url_safe.decode(value).is_err()) {
+        return Err(Error::bad_request("X-CALLBACK-PAYLOAD must be a base64 string"));
+    }
+    Ok(())
+}
 
 /// Which webhook URLs the server may call.
 #[derive(Debug, Clone, Copy, Default)]

@@ -77,14 +77,37 @@ impl StateRow {
 }
 
 /// A code the sandbox provider handed out.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SandboxCode {
     pub code: String,
     pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: String,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+#[derive(FromRow)]
+struct SandboxCodeRow {
+    code: String,
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<SandboxCodeRow> for SandboxCode {
+    fn from(r: SandboxCodeRow) -> Self {
+        SandboxCode {
+            code: r.code,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            code_challenge: r.code_challenge,
+            expires_at: from_micros(r.expires_at),
+            used_at: r.used_at.map(from_micros),
+        }
+    }
 }
 
 impl Db {
@@ -201,7 +224,7 @@ impl Db {
         .bind(&c.client_id)
         .bind(&c.redirect_uri)
         .bind(&c.code_challenge)
-        .bind(c.expires_at)
+        .bind(to_micros(c.expires_at))
         .execute(&mut *conn)
         .await
         .map(|_| ()))?;
@@ -225,13 +248,14 @@ impl Db {
         if n != 1 {
             return Ok(None);
         }
-        Ok(on_writer!(self, |conn| sqlx::query_as(
+        let row: Option<SandboxCodeRow> = on_writer!(self, |conn| sqlx::query_as(
             "SELECT code, client_id, redirect_uri, code_challenge, expires_at, used_at FROM sandbox_oauth_codes
              WHERE code = $1"
         )
         .bind(code)
         .fetch_optional(&mut *conn)
-        .await)?)
+        .await)?;
+        Ok(row.map(SandboxCode::from))
     }
 
     /// Stores a member's sealed OAuth tokens where credentials go.
