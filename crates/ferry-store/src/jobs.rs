@@ -10,7 +10,7 @@
 use ferry_domain::{ClientId, ConnectionStatus, Job, JobGuid, JobStatus, JobType, Member, MemberGuid};
 use sqlx::FromRow;
 
-use crate::members::write_progress_with_events;
+use crate::progress::write_progress_with_events;
 use crate::webhooks::MemberEvents;
 use crate::{Db, Result, corrupt, from_micros, on_reader, on_unique, on_writer, to_micros};
 

@@ -23,6 +23,7 @@ mod member_inserts;
 mod members;
 mod migrations;
 mod oauth;
+mod progress;
 mod reconcile;
 mod records;
 mod sessions;

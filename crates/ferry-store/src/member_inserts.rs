@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::members::{SealedCredentials, credential_guids};
 use crate::webhooks::NewEvent;
-use crate::{Result, StoreError, join_list, on_unique, to_micros};
+use crate::{Db, Result, StoreError, join_list, on_unique, to_micros};
 
 /// The most member inserts one statement carries (35 parameters each).
 const MAX_BATCH: usize = 64;
@@ -69,7 +69,6 @@ macro_rules! insert_batch {
         }
     }};
 }
-pub(crate) use insert_batch;
 
 pub(crate) type InsertQueue = mpsc::Sender<(PendingInsert, oneshot::Sender<Result<()>>)>;
 
@@ -221,4 +220,41 @@ where
     });
     qb.build().execute(executor).await.map_err(on_unique("jobs"))?;
     Ok(())
+}
+
+impl Db {
+    /// Inserts a member with its first job (when it aggregates at once; the member then carries
+    /// `is_being_aggregated` and the job's guid) and the events of its creation, in one
+    /// transaction; [`StoreError::Conflict`] when the duplicate guard or the partner-id index
+    /// refuses it, [`StoreError::MissingParent`] when its user is gone.
+    ///
+    /// On SQLite the insert goes through the group-commit queue: concurrent inserts share one
+    /// transaction and one commit on the single writer connection.
+    pub async fn insert_member(
+        &self,
+        m: &Member,
+        credentials: &SealedCredentials,
+        first_job: Option<&Job>,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        let pending = PendingInsert {
+            member: m.clone(),
+            credentials: credentials.clone(),
+            first_job: first_job.cloned(),
+            events: events.to_vec(),
+        };
+        match self {
+            Db::Sqlite(s) => {
+                let (reply, answer) = oneshot::channel();
+                s.member_inserts.send((pending, reply)).await.map_err(|_| StoreError::Closed)?;
+                answer.await.map_err(|_| StoreError::Closed)?
+            }
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let rows = std::slice::from_ref(&pending);
+                let inserted: Vec<String> = async { insert_batch!(conn, rows) }.await?;
+                if inserted.is_empty() { Err(StoreError::Conflict("members")) } else { Ok(()) }
+            }
+        }
+    }
 }
