@@ -402,14 +402,7 @@ async fn oauth_window_uri(
     Path((u, m)): Path<(String, String)>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let text = |k: &str| q.get(k).map(str::to_owned).filter(|v| !v.is_empty());
-    let opts = ferry_core::WindowOptions {
-        client_redirect_url: text("client_redirect_url"),
-        referral_source: text("referral_source"),
-        ui_message_webview_url_scheme: text("ui_message_webview_url_scheme"),
-        enable_app2app: None,
-        skip_aggregation: q.bool("skip_aggregation")?.unwrap_or(false),
-    };
+    let opts = q.window_options(false)?;
     let m = s.oauth_window_uri(&c, &user_ref(&u)?, &member_ref(&m)?, opts).await?;
     Ok(respond(StatusCode::OK, json!({ "member": member_json(&m) })))
 }

@@ -43,9 +43,7 @@ pub fn respond(media_type: &'static str, status: StatusCode, body: Value) -> Res
 /// caught as 500s inside the router, so the dialect's own layer shapes them too.
 pub fn with_fallbacks(router: Router<Service>) -> Router<Service> {
     router
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::internal("the server hit an unexpected condition").into_response()
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .fallback(|req: Request| async move {
             ApiError::new(StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
         })
@@ -55,4 +53,9 @@ pub fn with_fallbacks(router: Router<Service>) -> Router<Service> {
                 format!("{} is not allowed on {}", req.method(), req.uri().path()),
             )
         })
+}
+
+/// The answer to a panic: a 500 that says nothing of its cause.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("the server hit an unexpected condition").into_response()
 }

@@ -185,6 +185,20 @@ impl QueryParams {
         Err(ApiError::bad_request(format!("{name} must be an integer")))
     }
 
+    /// The options of an OAuth window URI request (`client_redirect_url`, `referral_source`,
+    /// `ui_message_webview_url_scheme`, `skip_aggregation` and, where the dialect has it,
+    /// `enable_app2app`), the same in every dialect.
+    pub fn window_options(&self, with_app2app: bool) -> Result<ferry_core::WindowOptions, ApiError> {
+        let text = |k: &str| self.get(k).map(str::to_owned).filter(|v| !v.is_empty());
+        Ok(ferry_core::WindowOptions {
+            client_redirect_url: text("client_redirect_url"),
+            referral_source: text("referral_source"),
+            ui_message_webview_url_scheme: text("ui_message_webview_url_scheme"),
+            enable_app2app: if with_app2app { self.bool("enable_app2app")? } else { None },
+            skip_aggregation: self.bool("skip_aggregation")?.unwrap_or(false),
+        })
+    }
+
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name).map(str::to_ascii_lowercase).as_deref() {
             None | Some("") => Ok(None),

@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use ferry_core::Service;
 
@@ -31,14 +31,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// before any routing, so each dialect owns its paths, errors and media types.
 pub fn router(service: Service) -> Router {
     let platform = common_layers(
-        Router::new()
-            .route("/health", get(health))
-            .merge(platform::routes())
-            .merge(oauth::routes())
-            .merge(admin::routes())
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .with_state(service.clone()),
+        dialect::with_fallbacks(
+            Router::new()
+                .route("/health", get(health))
+                .merge(platform::routes())
+                .merge(oauth::routes())
+                .merge(admin::routes()),
+        )
+        .with_state(service.clone()),
     );
     let nexus = common_layers(nexus::router(service.clone()));
     let atrium = common_layers(atrium::router(service));
@@ -57,29 +57,18 @@ pub fn router(service: Service) -> Router {
     }))
 }
 
-/// What every dialect shares: the body limit, the request log line, and caught panics.
+/// What every dialect shares: the body limit, the request log line, and caught panics (of the
+/// layers outside the dialect's own router, which catches its handlers').
 fn common_layers(router: Router) -> Router {
-    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(middleware::from_fn(log_request)).layer(
-        tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::internal("the server hit an unexpected condition").into_response()
-        }),
-    )
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(dialect::panic_response))
 }
 
 /// Liveness: answers without authentication or a database round trip.
 async fn health() -> &'static str {
     "ok"
-}
-
-async fn not_found(req: Request) -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_FOUND, format!("no route for {} {}", req.method(), req.uri().path()))
-}
-
-async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        format!("{} is not allowed on {}", req.method(), req.uri().path()),
-    )
 }
 
 /// One line per request: method, route template (not the raw path, which may carry partner

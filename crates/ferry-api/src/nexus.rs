@@ -341,14 +341,7 @@ async fn oauth_window_uri(
     if !existing.is_oauth {
         return Err(ApiError::bad_request("Member cannot use OAuth"));
     }
-    let text = |k: &str| q.get(k).map(str::to_owned).filter(|v| !v.is_empty());
-    let opts = ferry_core::WindowOptions {
-        client_redirect_url: text("client_redirect_url"),
-        referral_source: text("referral_source"),
-        ui_message_webview_url_scheme: text("ui_message_webview_url_scheme"),
-        enable_app2app: q.bool("enable_app2app")?,
-        skip_aggregation: q.bool("skip_aggregation")?.unwrap_or(false),
-    };
+    let opts = q.window_options(true)?;
     let m = s.oauth_window_uri(&c, &user_of(&u), &r, opts).await?;
     Ok(respond(
         StatusCode::OK,

@@ -296,26 +296,24 @@ impl Db {
     ) -> Result<Page<Account>> {
         let member = member.map(|m| m.as_str().to_owned());
         let (total, rows): (i64, Vec<AccountRow>) = on_reader!(self, |conn| {
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM accounts a WHERE a.user_guid = ");
-            count.push_bind(user.as_str().to_owned()).push(" AND a.client_id = ").push_bind(client.as_str().to_owned());
-            if let Some(m) = &member {
-                count.push(" AND a.member_guid = ").push_bind(m.clone());
+            // The same filter for the count and the page.
+            macro_rules! push_where {
+                ($qb:expr) => {{
+                    $qb.push(" WHERE a.user_guid = ").push_bind(user.as_str().to_owned());
+                    $qb.push(" AND a.client_id = ").push_bind(client.as_str().to_owned());
+                    if let Some(m) = &member {
+                        $qb.push(" AND a.member_guid = ").push_bind(m.clone());
+                    }
+                    if let Some(b) = is_manual {
+                        $qb.push(" AND a.is_manual = ").push_bind(b);
+                    }
+                }};
             }
-            if let Some(b) = is_manual {
-                count.push(" AND a.is_manual = ").push_bind(b);
-            }
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM accounts a");
+            push_where!(count);
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-            let mut select = QueryBuilder::new(concat!(select_accounts!(), " WHERE a.user_guid = "));
-            select
-                .push_bind(user.as_str().to_owned())
-                .push(" AND a.client_id = ")
-                .push_bind(client.as_str().to_owned());
-            if let Some(m) = &member {
-                select.push(" AND a.member_guid = ").push_bind(m.clone());
-            }
-            if let Some(b) = is_manual {
-                select.push(" AND a.is_manual = ").push_bind(b);
-            }
+            let mut select = QueryBuilder::new(select_accounts!());
+            push_where!(select);
             select.push(" ORDER BY a.created_at, a.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(&mut *conn).await?)

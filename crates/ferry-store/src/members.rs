@@ -361,20 +361,21 @@ impl Db {
     ) -> Result<Page<Member>> {
         let use_case = filter.use_case.map(|u| format!("%{}%", u.as_str()));
         let (total, rows): (i64, Vec<MemberRow>) = on_reader!(self, |conn| {
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM members m WHERE m.user_guid = ");
-            count.push_bind(user.as_str().to_owned()).push(" AND m.client_id = ").push_bind(client.as_str().to_owned());
-            if let Some(p) = &use_case {
-                count.push(" AND m.use_cases LIKE ").push_bind(p.clone());
+            // The same filter for the count and the page.
+            macro_rules! push_where {
+                ($qb:expr) => {{
+                    $qb.push(" WHERE m.user_guid = ").push_bind(user.as_str().to_owned());
+                    $qb.push(" AND m.client_id = ").push_bind(client.as_str().to_owned());
+                    if let Some(p) = &use_case {
+                        $qb.push(" AND m.use_cases LIKE ").push_bind(p.clone());
+                    }
+                }};
             }
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM members m");
+            push_where!(count);
             let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-            let mut select = QueryBuilder::new(concat!(select_members!(), " WHERE m.user_guid = "));
-            select
-                .push_bind(user.as_str().to_owned())
-                .push(" AND m.client_id = ")
-                .push_bind(client.as_str().to_owned());
-            if let Some(p) = &use_case {
-                select.push(" AND m.use_cases LIKE ").push_bind(p.clone());
-            }
+            let mut select = QueryBuilder::new(select_members!());
+            push_where!(select);
             select.push(" ORDER BY m.created_at, m.guid LIMIT ").push_bind(page.limit());
             select.push(" OFFSET ").push_bind(page.offset());
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
