@@ -6,7 +6,7 @@ use ferry_domain::{Account, AccountDetails, AccountGuid, ClientId, MemberGuid, P
 use rust_decimal::Decimal;
 use sqlx::{FromRow, QueryBuilder};
 
-use crate::{Db, Result, from_micros, on_reader, on_writer, to_micros};
+use crate::{Db, Result, corrupt, from_micros, on_reader, on_writer, to_micros};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -52,7 +52,13 @@ pub(crate) fn decimal(s: Option<String>) -> Option<Decimal> {
 }
 
 impl AccountRow {
-    fn into_account(self) -> Option<Account> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_account(self) -> Result<Account> {
+        let key = self.guid.clone();
+        self.parse_account().ok_or_else(|| corrupt("accounts", &key, "one of its columns"))
+    }
+
+    fn parse_account(self) -> Option<Account> {
         Some(Account {
             guid: AccountGuid::parse(&self.guid).ok()?,
             client_id: ClientId::parse(&self.client_id).ok()?,
@@ -282,7 +288,12 @@ impl Db {
                 .bind(member.as_str())
                 .fetch_all(&mut *conn)
                 .await)?;
-        Ok(rows.into_iter().filter_map(|(e, g)| Some((e, AccountGuid::parse(&g).ok()?))).collect())
+        rows.into_iter()
+            .map(|(e, g)| match AccountGuid::parse(&g) {
+                Ok(g) => Ok((e, g)),
+                Err(_) => Err(corrupt("accounts", &g, "guid")),
+            })
+            .collect()
     }
 
     /// A user's accounts, or one member's; `is_manual` filters when given.
@@ -319,7 +330,7 @@ impl Db {
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
-            items: rows.into_iter().filter_map(AccountRow::into_account).collect(),
+            items: rows.into_iter().map(AccountRow::into_account).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -335,6 +346,6 @@ impl Db {
         .bind(client.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(AccountRow::into_account))
+        row.map(AccountRow::into_account).transpose()
     }
 }

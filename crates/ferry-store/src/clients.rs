@@ -3,7 +3,7 @@
 use ferry_domain::{Client, ClientId};
 use sqlx::FromRow;
 
-use crate::{Db, Result, from_micros, on_reader, on_unique, on_writer, to_micros};
+use crate::{Db, Result, corrupt, from_micros, on_reader, on_unique, on_writer, to_micros};
 
 /// A client with the hash of its current API key.
 #[derive(Debug, Clone)]
@@ -21,7 +21,13 @@ struct ClientRow {
 }
 
 impl ClientRow {
-    fn into_record(self) -> Option<ClientRecord> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_record(self) -> Result<ClientRecord> {
+        let key = self.id.clone();
+        self.parse_record().ok_or_else(|| corrupt("clients", &key, "one of its columns"))
+    }
+
+    fn parse_record(self) -> Option<ClientRecord> {
         Some(ClientRecord {
             client: Client {
                 id: ClientId::parse(&self.id).ok()?,
@@ -57,7 +63,7 @@ impl Db {
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(ClientRow::into_record))
+        row.map(ClientRow::into_record).transpose()
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
@@ -66,7 +72,7 @@ impl Db {
         )
         .fetch_all(&mut *conn)
         .await)?;
-        Ok(rows.into_iter().filter_map(ClientRow::into_record).map(|r| r.client).collect())
+        rows.into_iter().map(|r| r.into_record().map(|r| r.client)).collect()
     }
 
     pub async fn count_clients(&self) -> Result<i64> {

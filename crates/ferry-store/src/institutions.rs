@@ -5,7 +5,7 @@ use ferry_domain::{
 };
 use sqlx::{Connection, FromRow, QueryBuilder};
 
-use crate::{Db, Result, from_micros, join_list, on_reader, on_writer, parse_list, to_micros};
+use crate::{Db, Result, corrupt, from_micros, join_list, on_reader, on_writer, parse_list, to_micros};
 
 /// The filters of `GET /institutions`.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +43,13 @@ struct InstitutionRow {
 }
 
 impl InstitutionRow {
-    fn into_institution(self) -> Option<Institution> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_institution(self) -> Result<Institution> {
+        let key = self.guid.clone();
+        self.parse_institution().ok_or_else(|| corrupt("institutions", &key, "one of its columns"))
+    }
+
+    fn parse_institution(self) -> Option<Institution> {
         Some(Institution {
             guid: InstitutionGuid::parse(&self.guid).ok()?,
             code: self.code,
@@ -82,7 +88,13 @@ struct CredentialRow {
 }
 
 impl CredentialRow {
-    fn into_credential(self) -> Option<InstitutionCredential> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_credential(self) -> Result<InstitutionCredential> {
+        let key = self.guid.clone();
+        self.parse_credential().ok_or_else(|| corrupt("institution_credentials", &key, "one of its columns"))
+    }
+
+    fn parse_credential(self) -> Option<InstitutionCredential> {
         Some(InstitutionCredential {
             guid: CredentialGuid::parse(&self.guid).ok()?,
             institution_guid: InstitutionGuid::parse(&self.institution_guid).ok()?,
@@ -158,7 +170,7 @@ impl Db {
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
-            items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
+            items: rows.into_iter().map(InstitutionRow::into_institution).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -201,7 +213,7 @@ impl Db {
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
-            items: rows.into_iter().filter_map(InstitutionRow::into_institution).collect(),
+            items: rows.into_iter().map(InstitutionRow::into_institution).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -239,7 +251,7 @@ impl Db {
         .bind(code)
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(InstitutionRow::into_institution))
+        row.map(InstitutionRow::into_institution).transpose()
     }
 
     pub async fn get_institution(&self, guid: &InstitutionGuid) -> Result<Option<Institution>> {
@@ -251,7 +263,7 @@ impl Db {
         .bind(guid.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(InstitutionRow::into_institution))
+        row.map(InstitutionRow::into_institution).transpose()
     }
 
     /// The credential fields of an institution, in display order.
@@ -265,7 +277,7 @@ impl Db {
             .fetch_all(&mut *conn)
             .await
         })?;
-        Ok(rows.into_iter().filter_map(CredentialRow::into_credential).collect())
+        Ok(rows.into_iter().map(CredentialRow::into_credential).collect::<Result<_>>()?)
     }
 
     /// Adds or refreshes an institution and its credential fields (connectors call this to

@@ -132,7 +132,7 @@ pub enum StoreError {
     NotFound(&'static str),
     /// A row the database holds cannot be read back (a value this build does not know, a
     /// malformed guid): a bug or a hand edit, never the caller's fault.
-    #[error("corrupt row in {table} ({key}): bad {column}")]
+    #[error("corrupt row in {table} ({key}): cannot read {column}")]
     Corrupt { table: &'static str, key: String, column: String },
     /// The store's background task has stopped (the server is shutting down).
     #[error("the database is closed")]

@@ -5,7 +5,7 @@ use ferry_domain::{ClientId, InstitutionGuid, MemberGuid};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use crate::{Db, Result, from_micros, on_reader, on_writer, to_micros};
+use crate::{Db, Result, corrupt, from_micros, on_reader, on_writer, to_micros};
 
 /// An institution's OAuth provider.
 #[derive(Debug, Clone, FromRow)]
@@ -56,7 +56,13 @@ struct StateRow {
 }
 
 impl StateRow {
-    fn into_state(self) -> Option<OAuthState> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_state(self) -> Result<OAuthState> {
+        let key = self.member_guid.clone();
+        self.parse_state().ok_or_else(|| corrupt("oauth_states", &key, "one of its columns"))
+    }
+
+    fn parse_state(self) -> Option<OAuthState> {
         Some(OAuthState {
             state: self.state,
             member_guid: MemberGuid::parse(&self.member_guid).ok()?,
@@ -180,7 +186,7 @@ impl Db {
         .bind(state)
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(StateRow::into_state))
+        row.map(StateRow::into_state).transpose()
     }
 
     /// Marks a window URI followed; false when it already was (each works once) or expired.

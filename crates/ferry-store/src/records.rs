@@ -6,7 +6,7 @@ use std::str::FromStr;
 use ferry_domain::{AccountGuid, ClientId, MemberGuid, Page, PageRequest, Record, RecordData, RecordKind, UserGuid};
 use sqlx::{FromRow, QueryBuilder};
 
-use crate::{Db, Result, from_micros, on_reader, on_writer, to_micros};
+use crate::{Db, Result, corrupt, from_micros, on_reader, on_writer, to_micros};
 
 #[derive(FromRow)]
 struct RecordRow {
@@ -23,7 +23,13 @@ struct RecordRow {
 }
 
 impl RecordRow {
-    fn into_record(self) -> Option<Record> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_record(self) -> Result<Record> {
+        let key = self.guid.clone();
+        self.parse_record().ok_or_else(|| corrupt("member_records", &key, "one of its columns"))
+    }
+
+    fn parse_record(self) -> Option<Record> {
         let kind = RecordKind::from_str(&self.kind).ok()?;
         Some(Record {
             guid: self.guid,
@@ -170,7 +176,7 @@ impl Db {
             (total, select.build_query_as().fetch_all(&mut *conn).await?)
         });
         Ok(Page {
-            items: rows.into_iter().filter_map(RecordRow::into_record).collect(),
+            items: rows.into_iter().map(RecordRow::into_record).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -194,7 +200,7 @@ impl Db {
         .bind(kind.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(RecordRow::into_record))
+        row.map(RecordRow::into_record).transpose()
     }
 
     /// The document of a record (a statement's PDF).

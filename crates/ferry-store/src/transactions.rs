@@ -10,7 +10,7 @@ use sqlx::{FromRow, QueryBuilder};
 use time::Date;
 use time::macros::format_description;
 
-use crate::{Db, Result, StoreError, from_micros, on_reader, on_writer, to_micros};
+use crate::{Db, Result, StoreError, corrupt, from_micros, on_reader, on_writer, to_micros};
 
 /// Which transactions a listing covers.
 #[derive(Debug, Clone)]
@@ -65,7 +65,13 @@ fn parse_date(s: &str) -> Option<Date> {
 }
 
 impl TransactionRow {
-    fn into_transaction(self) -> Option<Transaction> {
+    /// The row as a value; a row this build cannot read is an error, never skipped.
+    fn into_transaction(self) -> Result<Transaction> {
+        let key = self.guid.clone();
+        self.parse_transaction().ok_or_else(|| corrupt("transactions", &key, "one of its columns"))
+    }
+
+    fn parse_transaction(self) -> Option<Transaction> {
         Some(Transaction {
             guid: TransactionGuid::parse(&self.guid).ok()?,
             client_id: ClientId::parse(&self.client_id).ok()?,
@@ -142,60 +148,64 @@ macro_rules! page_columns {
 
 /// Reads a JSON page back into rows, newest first. Booleans arrive as 0/1 from SQLite and as
 /// true/false from PostgreSQL.
-fn page_rows(json: &str) -> Vec<TransactionRow> {
+fn page_rows(json: &str) -> Result<Vec<TransactionRow>> {
     use serde_json::Value;
     let Ok(Value::Array(items)) = serde_json::from_str::<Value>(json) else {
-        return Vec::new();
+        return Err(corrupt("transactions", "page", "the page's JSON"));
     };
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let int = |v: &Value| v.as_i64();
     let flag = |v: &Value| v.as_bool().or_else(|| v.as_i64().map(|n| n != 0)).unwrap_or(false);
     let mut rows: Vec<TransactionRow> = items
         .iter()
-        .filter_map(|item| {
-            let c = item.as_array()?;
+        .map(|item| {
+            let bad = || corrupt("transactions", item.get(0).and_then(Value::as_str).unwrap_or("?"), "its page row");
+            let c = item.as_array().ok_or_else(bad)?;
             if c.len() != 32 {
-                return None;
+                return Err(bad());
             }
-            Some(TransactionRow {
-                guid: text(&c[0])?,
-                client_id: text(&c[1])?,
-                user_guid: text(&c[2])?,
-                user_id: text(&c[3]),
-                member_guid: text(&c[4])?,
-                account_guid: text(&c[5])?,
-                account_id: text(&c[6]),
-                external_id: text(&c[7])?,
-                id: text(&c[8]),
-                amount: text(&c[9])?,
-                kind: text(&c[10])?,
-                status: text(&c[11])?,
-                date: text(&c[12])?,
-                transacted_at: int(&c[13]),
-                posted_at: int(&c[14]),
-                description: text(&c[15]),
-                original_description: text(&c[16]),
-                category: text(&c[17]),
-                top_level_category: text(&c[18]),
-                memo: text(&c[19]),
-                check_number_string: text(&c[20]),
-                merchant_category_code: int(&c[21]),
-                is_bill_pay: flag(&c[22]),
-                is_direct_deposit: flag(&c[23]),
-                is_fee: flag(&c[24]),
-                is_payroll: flag(&c[25]),
-                is_subscription: flag(&c[26]),
-                is_manual: flag(&c[27]),
-                currency_code: text(&c[28])?,
-                metadata: text(&c[29]),
-                created_at: int(&c[30])?,
-                updated_at: int(&c[31])?,
-            })
+            let row = || -> Option<TransactionRow> {
+                Some(TransactionRow {
+                    guid: text(&c[0])?,
+                    client_id: text(&c[1])?,
+                    user_guid: text(&c[2])?,
+                    user_id: text(&c[3]),
+                    member_guid: text(&c[4])?,
+                    account_guid: text(&c[5])?,
+                    account_id: text(&c[6]),
+                    external_id: text(&c[7])?,
+                    id: text(&c[8]),
+                    amount: text(&c[9])?,
+                    kind: text(&c[10])?,
+                    status: text(&c[11])?,
+                    date: text(&c[12])?,
+                    transacted_at: int(&c[13]),
+                    posted_at: int(&c[14]),
+                    description: text(&c[15]),
+                    original_description: text(&c[16]),
+                    category: text(&c[17]),
+                    top_level_category: text(&c[18]),
+                    memo: text(&c[19]),
+                    check_number_string: text(&c[20]),
+                    merchant_category_code: int(&c[21]),
+                    is_bill_pay: flag(&c[22]),
+                    is_direct_deposit: flag(&c[23]),
+                    is_fee: flag(&c[24]),
+                    is_payroll: flag(&c[25]),
+                    is_subscription: flag(&c[26]),
+                    is_manual: flag(&c[27]),
+                    currency_code: text(&c[28])?,
+                    metadata: text(&c[29]),
+                    created_at: int(&c[30])?,
+                    updated_at: int(&c[31])?,
+                })
+            };
+            row().ok_or_else(bad)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     // An aggregate's input order is not a promise; restore the listing's order.
     rows.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.guid.cmp(&a.guid)));
-    rows
+    Ok(rows)
 }
 
 macro_rules! push_scope {
@@ -228,7 +238,12 @@ impl Db {
         .bind(member.as_str())
         .fetch_all(&mut *conn)
         .await)?;
-        Ok(rows.into_iter().filter_map(|(e, g)| Some((e, TransactionGuid::parse(&g).ok()?))).collect())
+        rows.into_iter()
+            .map(|(e, g)| match TransactionGuid::parse(&g) {
+                Ok(g) => Ok((e, g)),
+                Err(_) => Err(corrupt("transactions", &g, "guid")),
+            })
+            .collect()
     }
 
     /// Inserts new transactions and refreshes changed ones, matched by member and external id;
@@ -318,7 +333,12 @@ impl Db {
         .bind(before.to_string())
         .fetch_all(&mut *conn)
         .await)?;
-        Ok(rows.into_iter().filter_map(|(e, g)| Some((e, TransactionGuid::parse(&g).ok()?))).collect())
+        rows.into_iter()
+            .map(|(e, g)| match TransactionGuid::parse(&g) {
+                Ok(g) => Ok((e, g)),
+                Err(_) => Err(corrupt("transactions", &g, "guid")),
+            })
+            .collect()
     }
 
     pub async fn delete_transactions(&self, guids: &[TransactionGuid]) -> Result<u64> {
@@ -421,9 +441,9 @@ impl Db {
                 _ => "account",
             }));
         }
-        let rows = page_rows(&rows);
+        let rows = page_rows(&rows)?;
         Ok(Page {
-            items: rows.into_iter().filter_map(TransactionRow::into_transaction).collect(),
+            items: rows.into_iter().map(TransactionRow::into_transaction).collect::<Result<_>>()?,
             request: page,
             total_entries: total,
         })
@@ -472,6 +492,6 @@ impl Db {
         .bind(client.as_str())
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(row.and_then(TransactionRow::into_transaction))
+        row.map(TransactionRow::into_transaction).transpose()
     }
 }
