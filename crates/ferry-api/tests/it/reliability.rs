@@ -148,3 +148,28 @@ async fn the_reconciler_repairs_disagreements_once_they_have_lasted_a_lease() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_row_the_server_cannot_read_is_an_error_not_a_shorter_list() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let mut members = Vec::new();
+        for password in ["password", "another-password"] {
+            let r = app.member(&user, password, json!({ "skip_aggregation": true })).await;
+            members.push(r.body["member"]["guid"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(app.get(&format!("/users/{user}/members")).await.body["members"].as_array().unwrap().len(), 2);
+        behind_the_back(&app, &format!("UPDATE members SET connection_status = 'BOGUS' WHERE guid = '{}'", members[1]))
+            .await;
+        // The list does not quietly drop the row (its total would then disagree with its page).
+        let r = app.get(&format!("/users/{user}/members")).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{r:?}");
+        assert_no_internal_text("the error", &r.body);
+        assert!(!r.body.to_string().contains("BOGUS"), "{r:?}");
+        let r = app.get(&format!("/users/{user}/members/{}", members[1])).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{r:?}");
+        // The other member reads as ever.
+        assert_eq!(app.get(&format!("/users/{user}/members/{}", members[0])).await.status, StatusCode::OK);
+    })
+    .await;
+}
