@@ -1,4 +1,5 @@
--- wrk script: POST a new MX Bank member with a unique password per request (skip_aggregation).
+-- wrk script: POST a new MX Bank member with a unique password per request (skip_aggregation,
+-- unless FERRY_SKIP_AGGREGATION=false: then each member is written with its first job).
 -- Expects the environment variables FERRY_AUTH (base64 client_id:api_key) and FERRY_USER.
 local counter = 0
 local threads = 0
@@ -14,14 +15,15 @@ function init(args)
   wrk.headers["Accept"] = "application/vnd.mx.api.v1+json"
   wrk.headers["Authorization"] = "Basic " .. os.getenv("FERRY_AUTH")
   path = "/users/" .. os.getenv("FERRY_USER") .. "/members"
+  skip = os.getenv("FERRY_SKIP_AGGREGATION") or "true"
 end
 
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"member":{"institution_code":"mxbank","skip_aggregation":true,"credentials":[' ..
+    '{"member":{"institution_code":"mxbank","skip_aggregation":' .. skip .. ',"credentials":[' ..
     '{"guid":"CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1","value":"mxuser"},' ..
-    '{"guid":"CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d","value":"bench-%d-%d"}]}}', tid, counter)
+    '{"guid":"CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d","value":"bench-%s-%d-%d"}]}}', skip, tid, counter)
   return wrk.format(nil, path, nil, body)
 end
 

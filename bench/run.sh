@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark of a release `ferry serve` on SQLite with wrk (Debian package `wrk`):
-# a trivial endpoint (/health), GET /users/{guid}, and member creation with skip_aggregation,
-# all measured in one run against one server. Prints requests/s and p50/p99 latency.
+# a trivial endpoint (/health), GET /users/{guid}, member creation with skip_aggregation, and
+# member creation with its first aggregation job (written in the member's transaction; the
+# server runs with --no-workers so that only the writes are measured), all in one run against
+# one server. Prints requests/s and p50/p99 latency.
 #
 #   bash bench/run.sh            # 10 s per scenario, 16 connections, 2 wrk threads
 #   DURATION=30s CONNECTIONS=16 bash bench/run.sh
@@ -20,7 +22,7 @@ export FERRY_DATABASE_URL="sqlite://$work/bench.db"
 export FERRY_LOG=warn
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$port" >"$work/server.out" 2>"$work/server.err" &
+"$BIN" serve --no-workers --listen "127.0.0.1:$port" >"$work/server.out" 2>"$work/server.err" &
 server=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 
@@ -60,8 +62,9 @@ echo "|---|---:|---:|---:|---:|"
 measure "GET /health (trivial)" "http://127.0.0.1:$port/health"
 measure "GET /users/{guid}" -H "Authorization: Basic $FERRY_AUTH" -H "Accept: application/vnd.mx.api.v1+json" "http://127.0.0.1:$port/users/$user"
 measure "POST /users/{guid}/members (skip_aggregation)" -s bench/create_member.lua "http://127.0.0.1:$port"
+FERRY_SKIP_AGGREGATION=false measure "POST /users/{guid}/members (with its first job)" -s bench/create_member.lua "http://127.0.0.1:$port"
 python3 - "$work/rps" <<'PY'
 import sys
-trivial, read, create = [float(x) for x in open(sys.argv[1]).read().split()]
-print(f"\nreads: {100 * read / trivial:.0f}% of the trivial endpoint's throughput; member creations: {create:,.0f}/s")
+trivial, read, create, with_job = [float(x) for x in open(sys.argv[1]).read().split()]
+print(f"\nreads: {100 * read / trivial:.0f}% of the trivial endpoint's throughput; member creations: {create:,.0f}/s, with their first job {with_job:,.0f}/s")
 PY
