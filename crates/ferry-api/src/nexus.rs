@@ -386,7 +386,13 @@ async fn read_job(
 
 async fn list_accounts(State(s): State<Service>, Session(c, u): Session, q: QueryParams) -> Result<Response, ApiError> {
     let page = s.list_accounts(&c, &user_of(&u), None, Default::default(), q.page(PageRequest::MAX_PER_PAGE)?).await?;
-    Ok(respond(StatusCode::OK, json::list("accounts", &page, json::account)))
+    let mut guids = std::collections::HashMap::new();
+    for a in &page.items {
+        if !guids.contains_key(&a.institution_code) {
+            guids.insert(a.institution_code.clone(), institution_guid_of(&s, &a.institution_code).await?);
+        }
+    }
+    Ok(respond(StatusCode::OK, json::list("accounts", &page, |a| account_json(a, &guids[&a.institution_code]))))
 }
 
 async fn read_account(
@@ -395,7 +401,8 @@ async fn read_account(
     Path(a): Path<String>,
 ) -> Result<Response, ApiError> {
     let a = s.get_account(&c, &user_of(&u), &a).await?;
-    Ok(respond(StatusCode::OK, json!({ "account": json::account(&a) })))
+    let institution = institution_guid_of(&s, &a.institution_code).await?;
+    Ok(respond(StatusCode::OK, json!({ "account": account_json(&a, &institution) })))
 }
 
 async fn list_transactions(
@@ -441,6 +448,19 @@ async fn read_institution(
 ) -> Result<Response, ApiError> {
     let i = s.get_institution(&InstitutionRef::code_or_guid(&i)).await?;
     Ok(respond(StatusCode::OK, json!({ "institution": institution_json(&i) })))
+}
+
+/// Nexus accounts: the Platform's fields plus `institution_guid`, the key Nexus clients use for
+/// institutions (members and institutions carry guids, not codes, here).
+fn account_json(a: &ferry_domain::Account, institution_guid: &str) -> Value {
+    let mut body = json::account(a);
+    body["institution_guid"] = json!(institution_guid);
+    body
+}
+
+/// The guid of the institution an account's code names (from the cached catalog).
+async fn institution_guid_of(s: &Service, code: &str) -> Result<String, ApiError> {
+    Ok(s.get_institution(&InstitutionRef::code_or_guid(code)).await?.guid.into_string())
 }
 
 /// Nexus institutions: the Platform's fields plus `guid`, which Nexus members are created with

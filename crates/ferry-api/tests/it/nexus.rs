@@ -72,10 +72,13 @@ async fn a_nexus_session_drives_members() {
         // The same member through the Platform API, and its data through Nexus.
         let p = app.get(&format!("/users/{user}/members/{guid}")).await;
         assert_eq!(p.body["member"]["id"], "ext-1");
-        assert_eq!(
-            nexus(&app, &session, Method::GET, "/accounts", None).await.body["accounts"].as_array().unwrap().len(),
-            6
-        );
+        let accounts = nexus(&app, &session, Method::GET, "/accounts", None).await.body["accounts"].clone();
+        assert_eq!(accounts.as_array().unwrap().len(), 6);
+        // Accounts name their institution by the guid Nexus uses everywhere else.
+        assert!(accounts.as_array().unwrap().iter().all(|a| a["institution_guid"] == MXBANK_GUID), "{accounts}");
+        let one = accounts[0]["guid"].as_str().unwrap();
+        let a = nexus(&app, &session, Method::GET, &format!("/accounts/{one}"), None).await;
+        assert_eq!(a.body["account"]["institution_guid"], MXBANK_GUID, "{a:?}");
         let t = nexus(&app, &session, Method::GET, "/transactions?records_per_page=10", None).await;
         assert!(t.body["pagination"]["total_entries"].as_i64().unwrap_or(0) > 100, "{t:?}");
         // Institutions carry the guid Nexus members are created with, in the list and alone.
