@@ -278,7 +278,7 @@ impl Service {
     }
 
     /// Opens a member's stored credentials (for connectors and for merging updates).
-    pub(crate) async fn open_credentials(&self, member: &Member) -> Result<Vec<(String, Secret)>> {
+    pub(crate) async fn open_credentials(&self, member: &Member) -> Result<Vec<(CredentialGuid, Secret)>> {
         let Some(sealed) = self.db().get_member_credentials(&member.guid).await? else {
             return Ok(Vec::new());
         };
@@ -292,7 +292,15 @@ impl Service {
             .map_err(|e| Error::Internal(format!("member {}: {e}", member.guid)))?;
         let stored: Vec<StoredCredential> = serde_json::from_slice(&plain)
             .map_err(|_| Error::Internal(format!("member {}: sealed credentials are malformed", member.guid)))?;
-        Ok(stored.into_iter().map(|c| (c.guid, Secret::new(c.value))).collect())
+        stored
+            .into_iter()
+            .map(|c| match CredentialGuid::parse(&c.guid) {
+                Ok(g) => Ok((g, Secret::new(c.value))),
+                Err(_) => {
+                    Err(Error::Internal(format!("member {}: a sealed credential has a malformed guid", member.guid)))
+                }
+            })
+            .collect()
     }
 
     pub async fn get_member(&self, client: &Client, user: &UserRef, member: &MemberRef) -> Result<Member> {
@@ -474,7 +482,7 @@ fn check_credentials(
     institution: &Institution,
     fields: &[InstitutionCredential],
     submitted: &[SubmittedCredential],
-    stored: &[(String, Secret)],
+    stored: &[(CredentialGuid, Secret)],
 ) -> Result<Vec<(InstitutionCredential, Secret)>> {
     let mut seen: Vec<&str> = Vec::new();
     for (i, c) in submitted.iter().enumerate() {
@@ -511,7 +519,7 @@ fn check_credentials(
             .iter()
             .find(|c| c.guid == f.guid.as_str())
             .map(|c| c.value.clone())
-            .or_else(|| stored.iter().find(|(g, _)| g == f.guid.as_str()).map(|(_, v)| v.clone()));
+            .or_else(|| stored.iter().find(|(g, _)| *g == f.guid).map(|(_, v)| v.clone()));
         match value {
             Some(v) if !v.expose().is_empty() => values.push((f.clone(), v)),
             _ if f.is_required => missing.push(format!("{} ({})", f.field_name, f.guid)),

@@ -132,9 +132,7 @@ impl Service {
         };
         let credentials = stored
             .into_iter()
-            .filter_map(|(guid, value)| {
-                fields.iter().find(|f| f.guid.as_str() == guid).map(|f| (f.field_name.clone(), value))
-            })
+            .filter_map(|(guid, value)| fields.iter().find(|f| f.guid == guid).map(|f| (f.field_name.clone(), value)))
             .collect();
         let request = LoginRequest {
             member_key: member.guid.to_string(),
