@@ -40,11 +40,8 @@ struct WebhookFields {
     event_types: Option<Vec<String>>,
 }
 
-fn micros_to_rfc3339(m: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(m as i128 * 1000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .map_or(Value::Null, Value::String)
+fn rfc3339(t: time::OffsetDateTime) -> Value {
+    t.format(&time::format_description::well_known::Rfc3339).map_or(Value::Null, Value::String)
 }
 
 /// An endpoint as the admin routes show it: never its secret or password.
@@ -55,7 +52,7 @@ pub fn endpoint_json(e: &WebhookEndpoint) -> Value {
         "username": e.basic_username,
         "has_password": e.basic_password_sealed.is_some(),
         "event_types": if e.event_types.is_empty() { Vec::new() } else { e.event_types.split(',').collect::<Vec<_>>() },
-        "created_at": micros_to_rfc3339(e.created_at),
+        "created_at": rfc3339(e.created_at),
     })
 }
 
@@ -68,11 +65,11 @@ pub fn delivery_json(d: &DeliveryLog, attempts: Vec<Value>) -> Value {
         "member_guid": d.member_guid,
         "status": d.status,
         "attempts": d.attempts,
-        "next_attempt_at": if d.status == "PENDING" { micros_to_rfc3339(d.next_attempt_at) } else { Value::Null },
+        "next_attempt_at": if d.status == "PENDING" { rfc3339(d.next_attempt_at) } else { Value::Null },
         "last_status_code": d.last_status_code,
         "last_error": d.last_error,
-        "delivered_at": d.delivered_at.map_or(Value::Null, micros_to_rfc3339),
-        "created_at": micros_to_rfc3339(d.created_at),
+        "delivered_at": d.delivered_at.map_or(Value::Null, rfc3339),
+        "created_at": rfc3339(d.created_at),
         "attempt_log": attempts,
     })
 }
@@ -119,7 +116,7 @@ pub fn deliveries_json(deliveries: &[DeliveryLog], attempts: &[ferry_core::Attem
                 .map(|a| {
                     json!({
                         "attempt": a.attempt,
-                        "at": micros_to_rfc3339(a.at),
+                        "at": rfc3339(a.at),
                         "status_code": a.status_code,
                         "error": a.error,
                         "duration_ms": a.micros as f64 / 1000.0,

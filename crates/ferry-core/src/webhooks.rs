@@ -319,7 +319,7 @@ impl Service {
             secret_key_id,
             secret_sealed,
             event_types: types.join(","),
-            created_at: (self.now().unix_timestamp_nanos() / 1000) as i64,
+            created_at: self.now(),
         };
         self.db().insert_webhook_endpoint(&endpoint).await?;
         Ok((endpoint, secret))

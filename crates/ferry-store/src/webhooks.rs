@@ -89,7 +89,7 @@ macro_rules! insert_events {
 pub(crate) use insert_events;
 
 /// A registered endpoint (secrets sealed).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct WebhookEndpoint {
     pub guid: String,
     pub client_id: String,
@@ -100,7 +100,38 @@ pub struct WebhookEndpoint {
     pub secret_key_id: String,
     pub secret_sealed: String,
     pub event_types: String,
-    pub created_at: i64,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(FromRow)]
+struct WebhookEndpointRow {
+    guid: String,
+    client_id: String,
+    url: String,
+    basic_username: Option<String>,
+    basic_password_key_id: Option<String>,
+    basic_password_sealed: Option<String>,
+    secret_key_id: String,
+    secret_sealed: String,
+    event_types: String,
+    created_at: i64,
+}
+
+impl From<WebhookEndpointRow> for WebhookEndpoint {
+    fn from(r: WebhookEndpointRow) -> Self {
+        WebhookEndpoint {
+            guid: r.guid,
+            client_id: r.client_id,
+            url: r.url,
+            basic_username: r.basic_username,
+            basic_password_key_id: r.basic_password_key_id,
+            basic_password_sealed: r.basic_password_sealed,
+            secret_key_id: r.secret_key_id,
+            secret_sealed: r.secret_sealed,
+            event_types: r.event_types,
+            created_at: from_micros(r.created_at),
+        }
+    }
 }
 
 /// A delivery a worker has claimed, with what it needs to send it.
@@ -135,38 +166,92 @@ pub struct AttemptOutcome {
 }
 
 /// A delivery as the log shows it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeliveryLog {
     pub event_guid: String,
     pub endpoint_guid: String,
-    #[sqlx(rename = "type")]
     pub event_type: String,
     pub action: String,
     pub member_guid: Option<String>,
     pub status: String,
     pub attempts: i64,
-    pub next_attempt_at: i64,
+    pub next_attempt_at: OffsetDateTime,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
-    pub delivered_at: Option<i64>,
-    pub created_at: i64,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(FromRow)]
+struct DeliveryLogRow {
+    event_guid: String,
+    endpoint_guid: String,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    action: String,
+    member_guid: Option<String>,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    delivered_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<DeliveryLogRow> for DeliveryLog {
+    fn from(r: DeliveryLogRow) -> Self {
+        DeliveryLog {
+            event_guid: r.event_guid,
+            endpoint_guid: r.endpoint_guid,
+            event_type: r.event_type,
+            action: r.action,
+            member_guid: r.member_guid,
+            status: r.status,
+            attempts: r.attempts,
+            next_attempt_at: from_micros(r.next_attempt_at),
+            last_status_code: r.last_status_code,
+            last_error: r.last_error,
+            delivered_at: r.delivered_at.map(from_micros),
+            created_at: from_micros(r.created_at),
+        }
+    }
 }
 
 /// One attempt as the log shows it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct AttemptLog {
     pub event_guid: String,
     pub endpoint_guid: String,
     pub attempt: i64,
-    pub at: i64,
+    pub at: OffsetDateTime,
     pub status_code: Option<i64>,
     pub error: Option<String>,
     pub micros: i64,
 }
 
-impl DeliveryLog {
-    pub fn created(&self) -> OffsetDateTime {
-        from_micros(self.created_at)
+#[derive(FromRow)]
+struct AttemptLogRow {
+    event_guid: String,
+    endpoint_guid: String,
+    attempt: i64,
+    at: i64,
+    status_code: Option<i64>,
+    error: Option<String>,
+    micros: i64,
+}
+
+impl From<AttemptLogRow> for AttemptLog {
+    fn from(r: AttemptLogRow) -> Self {
+        AttemptLog {
+            event_guid: r.event_guid,
+            endpoint_guid: r.endpoint_guid,
+            attempt: r.attempt,
+            at: from_micros(r.at),
+            status_code: r.status_code,
+            error: r.error,
+            micros: r.micros,
+        }
     }
 }
 
@@ -186,7 +271,7 @@ impl Db {
         .bind(&e.secret_key_id)
         .bind(&e.secret_sealed)
         .bind(&e.event_types)
-        .bind(e.created_at)
+        .bind(to_micros(e.created_at))
         .execute(&mut *conn)
         .await
         .map(|_| ()))?;
@@ -194,14 +279,15 @@ impl Db {
     }
 
     pub async fn list_webhook_endpoints(&self, client: &ClientId) -> Result<Vec<WebhookEndpoint>> {
-        Ok(on_reader!(self, |conn| sqlx::query_as(
+        let rows: Vec<WebhookEndpointRow> = on_reader!(self, |conn| sqlx::query_as(
             "SELECT guid, client_id, url, basic_username, basic_password_key_id, basic_password_sealed,
                 secret_key_id, secret_sealed, event_types, created_at
              FROM webhook_endpoints WHERE client_id = $1 ORDER BY created_at, guid"
         )
         .bind(client.as_str())
         .fetch_all(&mut *conn)
-        .await)?)
+        .await)?;
+        Ok(rows.into_iter().map(WebhookEndpoint::from).collect())
     }
 
     /// Removes an endpoint with its pending deliveries; false when the client has no such one.
@@ -321,7 +407,7 @@ impl Db {
         endpoint: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryLog>> {
-        Ok(on_reader!(self, |conn| {
+        let rows: Vec<DeliveryLogRow> = on_reader!(self, |conn| {
             let mut qb = QueryBuilder::new(
                 "SELECT d.event_guid, d.endpoint_guid, e.type, e.action, e.member_guid, d.status, d.attempts,
                     d.next_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at
@@ -334,7 +420,8 @@ impl Db {
             }
             qb.push(" ORDER BY d.event_seq DESC LIMIT ").push_bind(limit);
             qb.build_query_as().fetch_all(&mut *conn).await?
-        }))
+        });
+        Ok(rows.into_iter().map(DeliveryLog::from).collect())
     }
 
     /// The attempts of a client's deliveries (optionally one endpoint's), for the log.
@@ -344,7 +431,7 @@ impl Db {
         endpoint: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AttemptLog>> {
-        Ok(on_reader!(self, |conn| {
+        let rows: Vec<AttemptLogRow> = on_reader!(self, |conn| {
             let mut qb = QueryBuilder::new(
                 "SELECT a.event_guid, a.endpoint_guid, a.attempt, a.at, a.status_code, a.error, a.micros
                  FROM webhook_attempts a JOIN webhook_deliveries d
@@ -357,7 +444,8 @@ impl Db {
             }
             qb.push(" ORDER BY a.at DESC LIMIT ").push_bind(limit);
             qb.build_query_as().fetch_all(&mut *conn).await?
-        }))
+        });
+        Ok(rows.into_iter().map(AttemptLog::from).collect())
     }
 
     /// Counts of deliveries by status (for benchmarks and tests).
