@@ -32,8 +32,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Error::NotFound(what),
-            StoreError::Conflict(table) => {
-                Error::Conflict { message: format!("a conflicting {table} record already exists"), guid: None }
+            // The table's name stays inside: callers that can say more map conflicts themselves.
+            StoreError::Conflict(_) => {
+                Error::Conflict { message: "a conflicting record already exists".into(), guid: None }
             }
             other => Error::Store(other),
         }

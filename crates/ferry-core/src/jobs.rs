@@ -103,6 +103,8 @@ impl Service {
         let job = self.new_job(member, job_type, is_background, callback_payload);
         match self.db().insert_job(&job, None).await {
             Ok(()) => {}
+            // The member was deleted meanwhile.
+            Err(StoreError::MissingParent(_)) => return Err(Error::NotFound("member")),
             Err(StoreError::Conflict(_)) => {
                 let active = self.db().active_job(&member.guid).await?;
                 return match active {
@@ -344,8 +346,9 @@ impl Service {
             let Some(mut m) = self.db().get_member_for_job(&guid).await? else { continue };
             match self.start_job(&mut m, JobType::Aggregation, true, None).await {
                 Ok(JobStart::Started(_)) => queued += 1,
-                // Raced with an action or a status change: the next round looks again.
-                Ok(JobStart::AlreadyActive(_)) | Err(Error::Conflict { .. } | Error::BadRequest(_)) => {}
+                // Raced with an action, a status change or a deletion: the next round looks again.
+                Ok(JobStart::AlreadyActive(_))
+                | Err(Error::Conflict { .. } | Error::BadRequest(_) | Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }

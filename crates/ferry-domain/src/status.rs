@@ -86,13 +86,6 @@ impl ConnectionStatus {
         use ConnectionStatus::*;
         !self.needs_user() && !matches!(self, PENDING | CLOSED | DISCONTINUED | DISABLED)
     }
-
-    /// A status a job leaves a member in when it ends (or pauses for the user): anything but
-    /// the transitional statuses a member holds while work is queued or under way.
-    pub fn ends_job(self) -> bool {
-        use ConnectionStatus::*;
-        !matches!(self, CREATED | UPDATED | RESUMED)
-    }
 }
 
 impl fmt::Display for ConnectionStatus {

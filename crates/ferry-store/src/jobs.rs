@@ -152,7 +152,7 @@ pub struct JobChange<'a> {
 
 impl Db {
     /// Queues a job and marks its member busy with it, in one transaction; with `member`, that
-    /// member's progress and its events are written first, in the same transaction (the OAuth
+    /// member's progress and its events are written in the same transaction (the OAuth
     /// callback connects a member and queues its aggregation at once).
     /// [`StoreError::Conflict`](crate::StoreError::Conflict) when the member already has an
     /// active job: then nothing is written.
@@ -160,10 +160,11 @@ impl Db {
         on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
+            // The job before the member, as in every transaction that writes both.
+            insert_job_row!("", job).execute(&mut *tx).await.map_err(on_unique("jobs"))?;
             if let Some((m, events)) = member {
                 write_progress_with_events!(tx, m, events, None);
             }
-            insert_job_row!("", job).execute(&mut *tx).await.map_err(on_unique("jobs"))?;
             mark_busy!(job).execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -191,6 +192,7 @@ impl Db {
                 "UPDATE jobs SET status = $1, challenges = $2, challenged_at = $3, outcome = $4,
                     error_message = $5, transactions_created = $6, transactions_updated = $7,
                     finished_at = $8, updated_at = $9,
+                    attempts = CASE WHEN $1 = 'QUEUED' THEN 0 ELSE attempts END,
                     lease_owner = CASE WHEN $1 = 'RUNNING' THEN lease_owner ELSE NULL END,
                     sealed_key_id = CASE WHEN $10 THEN $11 ELSE sealed_key_id END,
                     sealed_state = CASE WHEN $10 THEN $12 ELSE sealed_state END

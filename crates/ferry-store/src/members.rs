@@ -259,6 +259,30 @@ impl Db {
         let done = on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
+            // Jobs before the member, as every transaction that writes both does (a claim, a
+            // job's end, queuing a job): on PostgreSQL, one lock order means no deadlock.
+            let mut job_started = false;
+            if creds.is_some() {
+                // New credentials supersede whatever the old ones started: a challenge nobody
+                // needs to answer now, a queued or running job (its worker's lease-guarded
+                // writes then apply to nothing).
+                sqlx::query(
+                    "UPDATE jobs SET status = 'FAILED', outcome = 'UPDATED', challenges = NULL,
+                        sealed_key_id = NULL, sealed_state = NULL, lease_owner = NULL,
+                        finished_at = $1, updated_at = $1
+                     WHERE member_guid = $2 AND client_id = $3 AND status IN ('QUEUED', 'RUNNING', 'CHALLENGED')",
+                )
+                .bind(to_micros(c.updated_at))
+                .bind(guid.as_str())
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if let Some(job) = restart {
+                    // A job queued meanwhile by another request is as good as this one.
+                    let queued = insert_job_row!(" ON CONFLICT DO NOTHING", job).execute(&mut *tx).await?;
+                    job_started = queued.rows_affected() == 1;
+                }
+            }
             let n = sqlx::query(
                 "UPDATE members SET
                 id = CASE WHEN $1 THEN $2 ELSE id END,
@@ -297,30 +321,26 @@ impl Db {
             .await
             .map_err(on_unique("members"))?
             .rows_affected();
-            let mut job_started = false;
-            if n == 1 {
+            if n != 1 {
+                MemberUpdate::Gone // Dropping the transaction rolls it back.
+            } else {
                 insert_events!(tx, events);
-                if let Some(job) = restart {
-                    sqlx::query(
-                        "UPDATE jobs SET status = 'FAILED', outcome = 'UPDATED', challenges = NULL,
-                            sealed_key_id = NULL, sealed_state = NULL, lease_owner = NULL,
-                            finished_at = $1, updated_at = $1
-                         WHERE member_guid = $2 AND status = 'CHALLENGED'",
-                    )
-                    .bind(to_micros(job.created_at))
-                    .bind(guid.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    // Another active job (queued or running) keeps going: no second one.
-                    let queued = insert_job_row!(" ON CONFLICT DO NOTHING", job).execute(&mut *tx).await?;
-                    if queued.rows_affected() == 1 {
+                match restart {
+                    Some(job) if job_started => {
                         mark_busy!(job).execute(&mut *tx).await?;
-                        job_started = true;
                     }
+                    _ if creds.is_some() => {
+                        // Its jobs were superseded and none queued: the member is idle.
+                        sqlx::query("UPDATE members SET is_being_aggregated = FALSE WHERE guid = $1")
+                            .bind(guid.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    _ => {}
                 }
+                tx.commit().await?;
+                MemberUpdate::Applied { job_started }
             }
-            tx.commit().await?;
-            if n == 1 { MemberUpdate::Applied { job_started } } else { MemberUpdate::Gone }
         });
         Ok(done)
     }
@@ -336,6 +356,12 @@ impl Db {
         let done = on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
+            // Jobs before the member (the cascade would take them after it): one lock order.
+            sqlx::query("DELETE FROM jobs WHERE member_guid = $1 AND client_id = $2")
+                .bind(guid.as_str())
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?;
             let n = sqlx::query("DELETE FROM members WHERE guid = $1 AND user_guid = $2 AND client_id = $3")
                 .bind(guid.as_str())
                 .bind(user.as_str())

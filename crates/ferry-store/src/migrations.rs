@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_oauth"),
     migration!(9, "0009_webhooks"),
     migration!(10, "0010_nexus_sessions"),
+    migration!(11, "0011_reconciler_indexes"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

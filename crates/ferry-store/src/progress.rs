@@ -58,10 +58,14 @@ macro_rules! write_progress_with_events {
         let before: Option<String> = if events.on_status_change.is_empty() {
             None
         } else {
-            sqlx::query_scalar("SELECT connection_status FROM members WHERE guid = $1")
-                .bind(m.guid.as_str())
-                .fetch_optional(&mut *$tx)
-                .await?
+            // A no-op update locks the row (on PostgreSQL) before reading it, so a concurrent
+            // status write cannot slip between this read and the write below.
+            sqlx::query_scalar(
+                "UPDATE members SET connection_status = connection_status WHERE guid = $1 RETURNING connection_status",
+            )
+            .bind(m.guid.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?
         };
         let n = $crate::progress::write_progress!($tx, m, $lease);
         if n == 1 {

@@ -4,7 +4,8 @@
 //!
 //! Each repair is one guarded statement that only touches rows left alone for `settled_before`,
 //! so a change in flight (written a moment ago, in a transaction the statement cannot see yet)
-//! is never mistaken for a disagreement.
+//! is never mistaken for a disagreement. Each starts from an index (busy or challenged members,
+//! active jobs), so a pass costs what there is to look at, not the size of the members table.
 
 use ferry_domain::{ConnectionStatus, MemberGuid};
 use time::OffsetDateTime;
@@ -56,9 +57,9 @@ impl Db {
                 "UPDATE members SET is_being_aggregated = TRUE, updated_at = $2,
                     most_recent_job_guid = (SELECT j.guid FROM jobs j WHERE j.member_guid = members.guid
                                             AND j.status IN ('QUEUED', 'RUNNING'))
-                 WHERE is_being_aggregated = FALSE AND updated_at < $1
-                   AND EXISTS (SELECT 1 FROM jobs j WHERE j.member_guid = members.guid
-                               AND j.status IN ('QUEUED', 'RUNNING') AND j.updated_at < $1)
+                 WHERE guid IN (SELECT j.member_guid FROM jobs j
+                                WHERE j.status IN ('QUEUED', 'RUNNING') AND j.updated_at < $1)
+                   AND is_being_aggregated = FALSE AND updated_at < $1
                  RETURNING guid",
             )
             .bind(before)

@@ -173,3 +173,57 @@ async fn a_row_the_server_cannot_read_is_an_error_not_a_shorter_list() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn new_credentials_supersede_what_the_old_ones_started() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let cred = |password: &str| {
+            json!({ "member": { "credentials": [
+                { "guid": crate::support::LOGIN, "value": "mxuser" },
+                { "guid": crate::support::PASSWORD, "value": password } ] } })
+        };
+        // A job queued with the old credentials gives way to one with the new.
+        let created = app.member(&user, "password", json!({})).await;
+        let member = created.body["member"]["guid"].as_str().unwrap().to_owned();
+        let path = format!("/users/{user}/members/{member}");
+        let old_job = app.get_v2025(&path).await.body["member"]["most_recent_job_guid"].clone();
+        let r = app.put(&path, cred("new-password")).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let m = app.get_v2025(&path).await.body["member"].clone();
+        assert_eq!(
+            (m["connection_status"].as_str(), m["is_being_aggregated"].as_bool()),
+            (Some("UPDATED"), Some(true))
+        );
+        assert_ne!(m["most_recent_job_guid"], old_job, "{m}");
+        assert_eq!(app.work().await, 1, "one job runs: the superseded one is gone");
+        let m = app.get(&path).await.body["member"].clone();
+        assert_eq!(
+            (m["connection_status"].as_str(), m["is_being_aggregated"].as_bool()),
+            (Some("CONNECTED"), Some(false))
+        );
+
+        // A challenge raised with the old credentials is abandoned even when the update skips
+        // aggregation: the member can aggregate again at once.
+        let created = app.member(&user, "challenge", json!({})).await;
+        let member = created.body["member"]["guid"].as_str().unwrap().to_owned();
+        let path = format!("/users/{user}/members/{member}");
+        app.work().await;
+        assert_eq!(app.get(&path).await.body["member"]["connection_status"], "CHALLENGED");
+        let mut body = cred("third-password");
+        body["member"]["skip_aggregation"] = json!(true);
+        assert_eq!(app.put(&path, body).await.status, StatusCode::OK);
+        let m = app.get(&path).await.body["member"].clone();
+        assert_eq!(
+            (m["connection_status"].as_str(), m["is_being_aggregated"].as_bool()),
+            (Some("UPDATED"), Some(false))
+        );
+        assert_eq!(app.get(&format!("{path}/challenges")).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.post(&format!("{path}/aggregate"), json!({})).await.status, StatusCode::ACCEPTED);
+        app.work().await;
+        assert_eq!(app.get(&path).await.body["member"]["connection_status"], "CONNECTED");
+        app.clock.advance(time::Duration::seconds(120));
+        assert_eq!(app.service.reconcile().await.unwrap(), 0, "nothing left for the safety net");
+    })
+    .await;
+}
