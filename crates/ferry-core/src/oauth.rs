@@ -169,7 +169,7 @@ impl Service {
         let uri = format!("{}/oauth/start/{state}", self.public_url());
         m.oauth_window_uri = Some(uri.clone());
         m.updated_at = now;
-        self.db().update_member_progress(m).await?;
+        self.db().set_oauth_window_uri(&m.guid, Some(&uri), now).await?;
         Ok(uri)
     }
 
@@ -337,6 +337,8 @@ impl Service {
             self.db().update_member_progress_with(&m, &events, None).await.map_err(Error::from)?;
         }
         self.events_written();
+        // The window has served; a kill -9 before this leaves only a used (410) URI behind.
+        self.db().set_oauth_window_uri(&m.guid, None, now).await.map_err(Error::from)?;
         if let Some(job) = job.filter(|_| queued) {
             m.is_being_aggregated = true;
             m.most_recent_job_guid = Some(job.guid);
@@ -421,10 +423,15 @@ impl Service {
                 self.store_tokens(m, &fresh).await?;
                 Ok(Some(Secret::new(fresh.access_token)))
             }
-            Err(e) => {
-                tracing::warn!(member = %m.guid, error = %e, "oauth token refresh failed");
+            // The provider refused the refresh token (revoked, expired): the user must go
+            // through OAuth again.
+            Err(e @ Error::BadRequest(_)) => {
+                tracing::warn!(member = %m.guid, error = %e, "oauth token refresh refused");
                 Ok(None)
             }
+            // Not reaching the provider, or a secret we cannot open, is no reason to tell the
+            // user to reconnect: the job is retried.
+            Err(e) => Err(e),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Member progress: the fields aggregation moves (status, message, flags and times, the
-//! latest job), written alone or inside the transaction of a job's change, with the webhook
+//! latest job; not the OAuth window URI, which has a write of its own), written alone or inside the transaction of a job's change, with the webhook
 //! events the change causes.
 
 use ferry_domain::{JobGuid, Member};
@@ -19,11 +19,10 @@ macro_rules! write_progress {
                 is_being_aggregated = $3, is_authenticated = $4, has_processed_accounts = $5,
                 has_processed_transactions = $6, has_processed_account_numbers = $7,
                 aggregated_at = $8, successfully_aggregated_at = $9, most_recent_job_guid = $10,
-                most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13,
-                oauth_window_uri = $15
+                most_recent_job_detail_code = $11, needs_updated_credentials = $12, updated_at = $13
              WHERE guid = $14
-                AND ($16 IS NULL OR EXISTS (SELECT 1 FROM jobs j
-                    WHERE j.guid = $16 AND j.lease_owner = $17 AND j.status = 'RUNNING'))",
+                AND ($15 IS NULL OR EXISTS (SELECT 1 FROM jobs j
+                    WHERE j.guid = $15 AND j.lease_owner = $16 AND j.status = 'RUNNING'))",
         )
         .bind(m.connection_status.as_str())
         .bind(&m.connection_status_message)
@@ -39,7 +38,6 @@ macro_rules! write_progress {
         .bind(m.needs_updated_credentials)
         .bind($crate::to_micros(m.updated_at))
         .bind(m.guid.as_str())
-        .bind(&m.oauth_window_uri)
         .bind(lease.map(|(j, _)| j.as_str()))
         .bind(lease.map(|(_, o)| o))
         .execute(&mut *$exec)
@@ -80,12 +78,8 @@ macro_rules! write_progress_with_events {
 pub(crate) use {write_progress, write_progress_with_events};
 
 impl Db {
-    /// Writes the fields aggregation moves: status, message, flags and times, the latest job.
-    pub async fn update_member_progress(&self, m: &Member) -> Result<bool> {
-        self.update_member_progress_with(m, &MemberEvents::default(), None).await
-    }
-
-    /// As [`Db::update_member_progress`], recording `events` in the same transaction
+    /// Writes the fields aggregation moves (status, message, flags and times, the latest job),
+    /// recording `events` in the same transaction
     /// (`on_status_change` only if the member's connection status changes). With `lease` =
     /// `Some((job, owner))`, the write applies only while worker `owner` holds `job`, so a
     /// worker that lost its job cannot move the member.
@@ -107,5 +101,26 @@ impl Db {
             }
         });
         Ok(n == 1)
+    }
+}
+
+impl Db {
+    /// Records (or clears) the member's current OAuth window URI, and nothing else.
+    pub async fn set_oauth_window_uri(
+        &self,
+        member: &ferry_domain::MemberGuid,
+        uri: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        on_writer!(self, |conn| sqlx::query(
+            "UPDATE members SET oauth_window_uri = $1, updated_at = $2 WHERE guid = $3"
+        )
+        .bind(uri)
+        .bind(crate::to_micros(now))
+        .bind(member.as_str())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 }
