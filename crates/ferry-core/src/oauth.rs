@@ -11,7 +11,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::{Client, ConnectionStatus, JobType, Member, Secret};
-use ferry_store::{OAuthProvider, OAuthState, StoreError};
+use ferry_store::{OAuthProvider, OAuthState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::Duration;
@@ -313,32 +313,22 @@ impl Service {
                 return Ok(done("error", Some("PROVIDER_ERROR"), &m));
             }
         };
-        self.store_tokens(&m, &tokens).await?;
         let now = self.now();
         m.connection_status = ConnectionStatus::CONNECTED;
         m.connection_status_message = ConnectionStatus::CONNECTED.message().map(str::to_owned);
         m.oauth_window_uri = None;
         m.updated_at = now;
         let events = self.status_events(&m, m.callback_payload.clone());
-        // The member's new status, its events and its first aggregation go in together.
+        // The tokens, the member's new status, its events and its first aggregation go in
+        // together (the state was consumed before the exchange, so a replayed callback cannot
+        // exchange twice; a kill -9 in between leaves a PENDING member to start over).
         let job = (!s.skip_aggregation)
             .then(|| self.new_job(&m, JobType::Aggregation, false, m.callback_payload.clone()))
             .filter(|_| Self::check_can_aggregate(&m).is_ok());
-        let queued = match &job {
-            Some(job) => match self.db().insert_job(job, Some((&m, &events))).await {
-                Ok(()) => true,
-                // A job is active already: the status change alone.
-                Err(StoreError::Conflict(_)) => false,
-                Err(e) => return Err(Error::from(e).into()),
-            },
-            None => false,
-        };
-        if !queued {
-            self.db().update_member_progress_with(&m, &events, None).await.map_err(Error::from)?;
-        }
+        let (key_id, sealed) = self.seal_tokens(&m, &tokens);
+        let queued =
+            self.db().connect_oauth_member(&m, &events, (&key_id, &sealed), job.as_ref()).await.map_err(Error::from)?;
         self.events_written();
-        // The window has served; a kill -9 before this leaves only a used (410) URI behind.
-        self.db().set_oauth_window_uri(&m.guid, None, now).await.map_err(Error::from)?;
         if let Some(job) = job.filter(|_| queued) {
             m.is_being_aggregated = true;
             m.most_recent_job_guid = Some(job.guid);
@@ -348,15 +338,20 @@ impl Service {
     }
 
     async fn store_tokens(&self, m: &Member, t: &TokenResponse) -> Result<()> {
+        let (key_id, sealed) = self.seal_tokens(m, t);
+        self.db().set_member_tokens(&m.guid, &key_id, &sealed).await?;
+        Ok(())
+    }
+
+    /// A member's tokens sealed like credentials, bound to the member: (key id, ciphertext).
+    fn seal_tokens(&self, m: &Member, t: &TokenResponse) -> (String, String) {
         let stored = StoredTokens {
             access_token: t.access_token.clone(),
             refresh_token: t.refresh_token.clone(),
             expires_at: t.expires_in.map(|s| (self.now() + Duration::seconds(s)).unix_timestamp()),
         };
         let plain = serde_json::to_vec(&stored).unwrap_or_default();
-        let (key_id, sealed) = self.inner.keyring.seal(format!("oauth:{}", m.guid).as_bytes(), &plain);
-        self.db().set_member_tokens(&m.guid, &key_id, &sealed).await?;
-        Ok(())
+        self.inner.keyring.seal(format!("oauth:{}", m.guid).as_bytes(), &plain)
     }
 
     /// POSTs a form to the provider's token endpoint (RFC 6749 §4.1.3, §6).

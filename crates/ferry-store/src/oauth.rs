@@ -1,7 +1,11 @@
 //! OAuth: providers per institution, the states of issued window URIs, the sandbox provider's
 //! authorization codes, and members' sealed tokens.
 
-use ferry_domain::{ClientId, InstitutionGuid, MemberGuid};
+use ferry_domain::{ClientId, InstitutionGuid, Job, Member, MemberGuid};
+
+use crate::jobs::{insert_job_row, mark_busy};
+use crate::progress::write_progress_with_events;
+use crate::webhooks::MemberEvents;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
@@ -276,5 +280,44 @@ impl Db {
         .await
         .map(|_| ()))?;
         Ok(())
+    }
+
+    /// The end of an OAuth flow, in one transaction: the member's sealed tokens, its new
+    /// status and the events it causes, its window URI cleared, and (with `job`) its first
+    /// aggregation queued unless another job is active. True when `job` was queued.
+    pub async fn connect_oauth_member(
+        &self,
+        m: &Member,
+        events: &MemberEvents,
+        tokens: (&str, &str),
+        job: Option<&Job>,
+    ) -> Result<bool> {
+        let queued = on_writer!(self, |conn| {
+            use sqlx::Connection;
+            let mut tx = conn.begin().await?;
+            // The job before the member, as in every transaction that writes both.
+            let queued = match job {
+                Some(job) => {
+                    insert_job_row!(" ON CONFLICT DO NOTHING", job).execute(&mut *tx).await?.rows_affected() == 1
+                }
+                None => false,
+            };
+            sqlx::query(
+                "UPDATE members SET credentials_key_id = $1, credentials_sealed = $2, oauth_window_uri = NULL
+                 WHERE guid = $3",
+            )
+            .bind(tokens.0)
+            .bind(tokens.1)
+            .bind(m.guid.as_str())
+            .execute(&mut *tx)
+            .await?;
+            write_progress_with_events!(tx, m, events, None);
+            if let (Some(job), true) = (job, queued) {
+                mark_busy!(job).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            queued
+        });
+        Ok(queued)
     }
 }
