@@ -182,6 +182,8 @@ impl Service {
                         self.fail(job, member, f.status(), None, worker).await
                     }
                     Err(PullError::Institution(e)) => self.connector_error(job, member, e, worker).await,
+                    // The member (or its user) was deleted under the job: nothing to finish.
+                    Err(PullError::Ours(Error::Store(ferry_store::StoreError::MissingParent(_)))) => Ok(()),
                     Err(PullError::Ours(e)) => Err(e),
                 }
             }

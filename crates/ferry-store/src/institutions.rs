@@ -277,7 +277,7 @@ impl Db {
             .fetch_all(&mut *conn)
             .await
         })?;
-        Ok(rows.into_iter().map(CredentialRow::into_credential).collect::<Result<_>>()?)
+        rows.into_iter().map(CredentialRow::into_credential).collect()
     }
 
     /// Adds or refreshes an institution and its credential fields (connectors call this to

@@ -133,12 +133,29 @@ impl Db {
 
     /// Deletes the user and, through the foreign keys, everything that hangs off it.
     pub async fn delete_user(&self, client: &ClientId, guid: &UserGuid) -> Result<bool> {
-        let done = on_writer!(self, |conn| sqlx::query("DELETE FROM users WHERE guid = $1 AND client_id = $2")
+        let done = on_writer!(self, |conn| {
+            use sqlx::Connection;
+            let mut tx = conn.begin().await?;
+            // The members' jobs before the members (the cascade would take them after): the one
+            // lock order of every transaction that writes both, so a worker's claim or a job's
+            // end cannot deadlock with the deletion on PostgreSQL.
+            sqlx::query(
+                "DELETE FROM jobs WHERE client_id = $2
+                    AND member_guid IN (SELECT guid FROM members WHERE user_guid = $1 AND client_id = $2)",
+            )
             .bind(guid.as_str())
             .bind(client.as_str())
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            .execute(&mut *tx)
+            .await?;
+            let n = sqlx::query("DELETE FROM users WHERE guid = $1 AND client_id = $2")
+                .bind(guid.as_str())
+                .bind(client.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            n
+        });
         Ok(done == 1)
     }
 
