@@ -157,6 +157,11 @@ impl Db {
     /// [`StoreError::Conflict`](crate::StoreError::Conflict) when the member already has an
     /// active job: then nothing is written.
     pub async fn insert_job(&self, job: &Job, member: Option<(&Member, &MemberEvents)>) -> Result<()> {
+        crate::retry_deadlock(|| self.insert_job_once(job, member)).await
+    }
+
+    /// One attempt of [`Db::insert_job`].
+    async fn insert_job_once(&self, job: &Job, member: Option<(&Member, &MemberEvents)>) -> Result<()> {
         on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
@@ -175,6 +180,11 @@ impl Db {
     /// member's progress and events. False (and nothing written) when the guard failed: the
     /// worker lost its lease, or the job moved on.
     pub async fn change_job(&self, change: &JobChange<'_>) -> Result<bool> {
+        crate::retry_deadlock(|| self.change_job_once(change)).await
+    }
+
+    /// One attempt of [`Db::change_job`].
+    async fn change_job_once(&self, change: &JobChange<'_>) -> Result<bool> {
         let job = change.job;
         let (set_sealed, key_id, state) = match change.sealed {
             None => (false, None, None),
@@ -274,6 +284,16 @@ impl Db {
     /// transaction: busy, not yet authenticated, the flags of what this job processes cleared
     /// (a verify leaves `has_processed_transactions` alone).
     pub async fn claim_job(
+        &self,
+        owner: &str,
+        now: time::OffsetDateTime,
+        lease_until: time::OffsetDateTime,
+    ) -> Result<Option<Job>> {
+        crate::retry_deadlock(|| self.claim_job_once(owner, now, lease_until)).await
+    }
+
+    /// One attempt of [`Db::claim_job`].
+    async fn claim_job_once(
         &self,
         owner: &str,
         now: time::OffsetDateTime,

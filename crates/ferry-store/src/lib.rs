@@ -150,6 +150,25 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Runs a transaction again (twice at most) when PostgreSQL chose it to break a deadlock
+/// (SQLSTATE 40P01): it was rolled back whole, so running it again is safe. Transactions that
+/// write jobs and their members take the locks in one order, so this is a safety net.
+pub(crate) async fn retry_deadlock<T, F, Fut>(mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    for _ in 0..2 {
+        match run().await {
+            Err(StoreError::Sqlx(sqlx::Error::Database(d))) if d.code().as_deref() == Some("40P01") => {
+                tracing::warn!("a transaction was chosen to break a deadlock; running it again");
+            }
+            other => return other,
+        }
+    }
+    run().await
+}
+
 /// Maps a unique violation to [`StoreError::Conflict`], anything else to a database error.
 pub(crate) fn on_unique(table: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error() {

@@ -255,6 +255,18 @@ impl Db {
         events: &[NewEvent],
         restart: Option<&Job>,
     ) -> Result<MemberUpdate> {
+        crate::retry_deadlock(|| self.update_member_once(client, guid, c, events, restart)).await
+    }
+
+    /// One attempt of [`Db::update_member`].
+    async fn update_member_once(
+        &self,
+        client: &ClientId,
+        guid: &MemberGuid,
+        c: &MemberChanges<'_>,
+        events: &[NewEvent],
+        restart: Option<&Job>,
+    ) -> Result<MemberUpdate> {
         let creds = c.credentials.as_ref();
         let done = on_writer!(self, |conn| {
             use sqlx::Connection;
@@ -347,6 +359,17 @@ impl Db {
 
     /// Deletes the member and, through the foreign keys, everything aggregated through it.
     pub async fn delete_member(
+        &self,
+        client: &ClientId,
+        user: &UserGuid,
+        guid: &MemberGuid,
+        events: &[NewEvent],
+    ) -> Result<bool> {
+        crate::retry_deadlock(|| self.delete_member_once(client, user, guid, events)).await
+    }
+
+    /// One attempt of [`Db::delete_member`].
+    async fn delete_member_once(
         &self,
         client: &ClientId,
         user: &UserGuid,

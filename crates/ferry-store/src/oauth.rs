@@ -292,6 +292,17 @@ impl Db {
         tokens: (&str, &str),
         job: Option<&Job>,
     ) -> Result<bool> {
+        crate::retry_deadlock(|| self.connect_oauth_member_once(m, events, tokens, job)).await
+    }
+
+    /// One attempt of [`Db::connect_oauth_member`].
+    async fn connect_oauth_member_once(
+        &self,
+        m: &Member,
+        events: &MemberEvents,
+        tokens: (&str, &str),
+        job: Option<&Job>,
+    ) -> Result<bool> {
         let queued = on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;

@@ -133,6 +133,11 @@ impl Db {
 
     /// Deletes the user and, through the foreign keys, everything that hangs off it.
     pub async fn delete_user(&self, client: &ClientId, guid: &UserGuid) -> Result<bool> {
+        crate::retry_deadlock(|| self.delete_user_once(client, guid)).await
+    }
+
+    /// One attempt of [`Db::delete_user`].
+    async fn delete_user_once(&self, client: &ClientId, guid: &UserGuid) -> Result<bool> {
         let done = on_writer!(self, |conn| {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
