@@ -1,6 +1,6 @@
 //! The crash storm: rounds of load on the real binary (member creation with aggregation, manual
-//! aggregations, MFA answers, member deletion, reads, webhook deliveries to a local receiver),
-//! each ended by `kill -9` at a random moment, then a restart. After the last round, once the
+//! aggregations, MFA answers, member and user deletion, reads, webhook deliveries to a local
+//! receiver), each ended by `kill -9` at a random moment, then a restart. After the last round, once the
 //! restarted server has had a lease and a margin, nothing may be stuck or lost:
 //!
 //! - every member is idle, in a status a job ends with, and agrees with its latest job;
@@ -299,9 +299,18 @@ fn load(addr: &str, auth: &str, mut rng: Rng, stop: &AtomicBool, seen: &Mutex<Se
                     }
                     other => other.map(|_| ()),
                 },
-                80..=87 => {
+                80..=86 => {
                     members.retain(|(_, g)| *g != m);
                     call("DELETE", &base, None).map(|_| ())
+                }
+                // A user's deletion takes its members and their jobs with it (a cascade that
+                // meets workers claiming and ending those jobs).
+                87 => {
+                    members.retain(|(owner, _)| *owner != u);
+                    if user.as_deref() == Some(u.as_str()) {
+                        user = None;
+                    }
+                    call("DELETE", &format!("/users/{u}"), None).map(|_| ())
                 }
                 _ => call("GET", &format!("/users/{u}/transactions?records_per_page=50"), None).map(|_| ()),
             }
