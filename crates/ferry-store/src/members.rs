@@ -245,8 +245,8 @@ impl Db {
 
     /// Applies the fields a member update changes, and nothing else, in one statement: fields
     /// aggregation moves meanwhile are left alone, and the duplicate guard sees new credentials
-    /// at once. With `restart`, in the same transaction, a challenge raised with the old
-    /// credentials is abandoned and `restart` is queued unless another job is active.
+    /// at once. New credentials, in the same transaction, supersede the member's queued,
+    /// running or challenged job; with `restart`, a new job is queued in their place.
     pub async fn update_member(
         &self,
         client: &ClientId,
