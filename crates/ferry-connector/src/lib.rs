@@ -1,15 +1,20 @@
 //! The connector interface: how an aggregation job talks to an institution. A connector
 //! authenticates with credentials (or raises MFA challenges and continues with the answers),
-//! then lists accounts, transactions, account numbers, owners, holdings and statements. It returns data and typed outcomes; it never touches
-//! the database; the core stores what it returns under the connector's stable ids.
+//! then lists accounts, transactions, account numbers, owners, holdings and statements. It
+//! returns data and typed outcomes; it never touches the database: the core stores what it
+//! returns under the connector's stable ids, and keeps (sealed) the per-member state a real
+//! protocol needs between jobs (an access URL, a client id), which the connector hands back
+//! through [`StateHandle`].
 
+pub mod net;
 pub mod pdf;
 mod sandbox;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use ferry_domain::{AccountNumberData, AccountOwnerData, Challenge, ChallengeOption, HoldingData, StatementData};
-use ferry_domain::{ConnectionStatus, Secret};
+use ferry_domain::{ConnectionStatus, Product, Secret};
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
@@ -27,13 +32,60 @@ pub struct LoginRequest {
     /// OAuth members: the access token (fresh: the core refreshes it first). Their
     /// `credentials` are empty.
     pub oauth_access_token: Option<Secret>,
+    /// The institution's settings for its connector (the catalog's `connector_config`, checked
+    /// by [`Connector::check_config`] when it was imported).
+    pub config: serde_json::Value,
+    /// What the connector saved for this member in an earlier job (opened from its seal).
+    pub state: Option<Secret>,
+    /// Where the connector saves new state, at once, before it goes on.
+    pub state_store: StateHandle,
 }
 
-/// A live, authenticated connection. `state` is opaque to the core and given back on every call.
+/// Where a connector keeps what must outlive a job. The core seals it like credentials and
+/// writes it in its own transaction, guarded by the job's lease.
+#[async_trait::async_trait]
+pub trait MemberState: Send + Sync {
+    /// Saves `state` (replacing the last). With `spend_credentials`, the member's stored
+    /// credentials are forgotten in the same write: a one-time secret (a SimpleFIN setup
+    /// token) has been exchanged for this state and must not be kept.
+    async fn save(&self, state: &str, spend_credentials: bool) -> Result<()>;
+}
+
+/// A connector's handle on its member's state.
+#[derive(Clone)]
+pub struct StateHandle(pub Arc<dyn MemberState>);
+
+impl StateHandle {
+    /// A handle that keeps nothing (tools and tests that run a connector without a database).
+    pub fn discard() -> Self {
+        struct Discard;
+        #[async_trait::async_trait]
+        impl MemberState for Discard {
+            async fn save(&self, _: &str, _: bool) -> Result<()> {
+                Ok(())
+            }
+        }
+        Self(Arc::new(Discard))
+    }
+
+    pub async fn save(&self, state: &str, spend_credentials: bool) -> Result<()> {
+        self.0.save(state, spend_credentials).await
+    }
+}
+
+impl std::fmt::Debug for StateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateHandle")
+    }
+}
+
+/// A live, authenticated connection. `state` is opaque to the core and given back on every
+/// call; `state_store` is the login request's, so data calls can save the member's state too.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub member_key: String,
     pub state: String,
+    pub state_store: StateHandle,
 }
 
 /// The outcome of a login or of answering challenges.
@@ -95,6 +147,23 @@ impl Failure {
     }
 }
 
+/// A credential field the institutions of a connector ask the end user for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The name the connector finds the value under in [`LoginRequest::credentials`].
+    pub field_name: String,
+    pub label: String,
+    /// `TEXT` or `PASSWORD` (masked, never shown back).
+    pub kind: &'static str,
+}
+
+/// What an institution served by a connector asks for and offers, given its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CatalogProfile {
+    pub fields: Vec<FieldSpec>,
+    pub products: Vec<Product>,
+}
+
 /// An answer to one challenge: the challenge's guid and the typed text or chosen option value.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -120,6 +189,9 @@ pub struct AccountData {
     pub apy: Option<Decimal>,
     pub currency_code: String,
     pub is_closed: bool,
+    /// The organisation that holds the account, when a connector reaches several through one
+    /// member (SimpleFIN).
+    pub organization: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +228,22 @@ pub struct StatementDocument {
     pub pdf: Vec<u8>,
 }
 
+/// A refusal the end user should read: the status, a message that says what to do, and (for a
+/// quota) when trying again makes sense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub failure: Failure,
+    pub message: String,
+    /// No job should call the institution before this (its quota refills then).
+    pub retry_at: Option<OffsetDateTime>,
+}
+
+impl Refusal {
+    pub fn new(failure: Failure, message: impl Into<String>) -> Self {
+        Self { failure, message: message.into(), retry_at: None }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     /// The institution does not offer this kind of data through this connector.
@@ -167,9 +255,40 @@ pub enum ConnectorError {
     /// The answers do not fit the challenges asked (missing or unknown guids).
     #[error("{0}")]
     BadAnswers(String),
+    /// A typed failure with a message for the end user.
+    #[error("{:?}: {}", .0.failure, .0.message)]
+    Refused(Refusal),
     /// Anything else (network, protocol): the job fails and may be retried.
     #[error("{0}")]
     Other(String),
+    /// Ferry's own fault (saving the member's state failed): never the institution's.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What one pull asks of the institution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Transactions dated within `from..=to`; `None` for balances only.
+    pub transactions: Option<(Date, Date)>,
+    /// Whether positions of investment accounts are wanted.
+    pub holdings: bool,
+}
+
+/// What a pull brought in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pulled {
+    pub accounts: Vec<AccountData>,
+    pub transactions: Vec<TransactionData>,
+    /// `None` when holdings were not asked for or the institution has none to give.
+    pub holdings: Option<Vec<HoldingData>>,
+    /// The first day from which `transactions` holds everything the institution still
+    /// reports, pending ones included: a pending transaction Ferry holds, dated on or after
+    /// it and not reported again, was posted (maybe under a new id) or voided.
+    pub complete_since: Option<Date>,
+    /// The data is good but part of the connection needs attention (one organisation of
+    /// several refused): the member ends in this status with this message.
+    pub partial: Option<Refusal>,
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
@@ -178,6 +297,22 @@ pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 /// need to continue comes back to them in `Session::state` or the challenge `state`.
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync {
+    /// Checks an institution's `connector_config` when the operator imports it; the message
+    /// says what is wrong.
+    fn check_config(&self, config: &serde_json::Value) -> std::result::Result<(), String> {
+        match config {
+            serde_json::Value::Object(m) if m.is_empty() => Ok(()),
+            serde_json::Value::Null => Ok(()),
+            _ => Err("this connector takes no settings".into()),
+        }
+    }
+
+    /// The credential fields and products of an institution with these settings (the catalog
+    /// import writes them).
+    fn catalog_profile(&self, _config: &serde_json::Value) -> CatalogProfile {
+        CatalogProfile::default()
+    }
+
     /// Logs in with the member's credentials.
     async fn login(&self, request: &LoginRequest) -> Result<LoginOutcome>;
 
@@ -194,6 +329,29 @@ pub trait Connector: Send + Sync {
         from: Date,
         to: Date,
     ) -> Result<Vec<TransactionData>>;
+
+    /// Accounts, and the transactions and holdings the request asks for, in as few calls as
+    /// the protocol allows. The default asks `accounts`, then each account's `transactions`,
+    /// then `holdings` when an investment account is among them.
+    async fn pull(&self, session: &Session, request: &PullRequest) -> Result<Pulled> {
+        let accounts = self.accounts(session).await?;
+        let mut transactions = Vec::new();
+        if let Some((from, to)) = request.transactions {
+            for a in &accounts {
+                transactions.extend(self.transactions(session, &a.id, from, to).await?);
+            }
+        }
+        let holdings = if request.holdings && accounts.iter().any(|a| a.kind == "INVESTMENT") {
+            match self.holdings(session).await {
+                Ok(h) => Some(h),
+                Err(ConnectorError::Unsupported(_)) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        Ok(Pulled { accounts, transactions, holdings, complete_since: None, partial: None })
+    }
 
     /// Full account and routing numbers (verify).
     async fn account_numbers(&self, _session: &Session) -> Result<Vec<AccountNumberData>> {

@@ -106,7 +106,11 @@ impl Sandbox {
                 Some(_) => None,
             },
         };
-        LoginOutcome::Connected(Session { member_key: request.member_key.clone(), state: clock.encode() })
+        LoginOutcome::Connected(Session {
+            member_key: request.member_key.clone(),
+            state: clock.encode(),
+            state_store: request.state_store.clone(),
+        })
     }
 }
 
@@ -468,6 +472,7 @@ fn sandbox_accounts(member_key: &str) -> Vec<SandboxAccount> {
                 apy: None,
                 currency_code: "USD".into(),
                 is_closed: false,
+                organization: None,
             },
         }
     };
@@ -771,7 +776,16 @@ fn sandbox_login(username: &str, password: &str, now: OffsetDateTime) -> LoginRe
     let mut credentials = std::collections::HashMap::new();
     credentials.insert("LOGIN".to_owned(), ferry_domain::Secret::new(username));
     credentials.insert("PASSWORD".to_owned(), ferry_domain::Secret::new(password));
-    LoginRequest { member_key: "test".into(), credentials, now, last_success: None, oauth_access_token: None }
+    LoginRequest {
+        member_key: "test".into(),
+        credentials,
+        now,
+        last_success: None,
+        oauth_access_token: None,
+        config: serde_json::Value::Null,
+        state: None,
+        state_store: crate::StateHandle::discard(),
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,7 @@ async fn main() -> Result<(), common::BoxError> {
             apy: None,
             currency_code: "USD".into(),
             is_closed: false,
+            organization: None,
             is_hidden: false,
             is_manual: false,
             is_business: false,

@@ -243,6 +243,7 @@ impl Service {
             apy: None,
             currency_code: "USD".into(),
             is_closed: false,
+            organization: None,
             is_hidden: false,
             is_manual: true,
             is_business: false,

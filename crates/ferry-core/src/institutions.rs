@@ -40,6 +40,13 @@ pub(crate) type CatalogEntry = Arc<(Institution, Vec<InstitutionCredential>)>;
 #[derive(Default)]
 pub(crate) struct CatalogCache(RwLock<HashMap<String, (CatalogEntry, OffsetDateTime)>>);
 
+impl CatalogCache {
+    /// Forgets every entry (this process changed the catalog).
+    pub(crate) fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 impl Service {
     /// An institution and its credential fields, from the in-memory catalog cache.
     pub(crate) async fn catalog_entry(&self, r: &InstitutionRef) -> Result<CatalogEntry> {

@@ -174,6 +174,11 @@ impl Service {
             // MX's minimum interval: 202 with the member as it is, and no new job.
             return Ok(m);
         }
+        if self.db().connector_state(&m.guid).await?.and_then(|s| s.retry_at).is_some_and(|t| t > self.now()) {
+            // The institution's quota is spent until then: a job now would only spend more (or
+            // be refused); the member keeps its DELAYED status and message.
+            return Ok(m);
+        }
         match self.start_job(&mut m, job_type, false, callback_payload).await? {
             JobStart::Started(_) => Ok(m),
             JobStart::AlreadyActive(_) => Ok(self.get_member(client, user, &MemberRef::Guid(m.guid.clone())).await?),
@@ -340,7 +345,7 @@ impl Service {
     /// job, and not in a status that needs the end user. Returns how many were queued.
     pub async fn schedule_background(&self) -> Result<usize> {
         let now = self.now();
-        let due = self.db().members_due_for_background(now - self.inner.config.background_interval, 100).await?;
+        let due = self.db().members_due_for_background(now - self.inner.config.background_interval, now, 100).await?;
         let mut queued = 0;
         for guid in due {
             let Some(mut m) = self.db().get_member_for_job(&guid).await? else { continue };

@@ -1,8 +1,10 @@
 //! Ferry's use cases. [`Service`] is the one door the HTTP dialects and the CLI go through: it
 //! validates input, applies MX's rules, seals credentials and talks to the store.
 
+mod catalog;
 mod clients;
 mod clock;
+mod connector_state;
 mod data;
 mod edits;
 mod error;
@@ -22,6 +24,7 @@ mod worker;
 
 use std::sync::Arc;
 
+pub use catalog::{BUILT_IN_INSTITUTIONS, Imported, InstitutionImport};
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
 pub use data::{AccountFilter, DataScope};
 pub use edits::{AccountInput, MANUAL_INSTITUTION_CODE, TransactionEdit};

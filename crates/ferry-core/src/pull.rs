@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use ferry_connector::{Connector, ConnectorError, Session};
+use ferry_connector::{Connector, ConnectorError, PullRequest, Pulled, Refusal, Session, TransactionData};
 use ferry_domain::{Account, AccountGuid, Job, JobType, Member, Transaction, TransactionGuid};
 use ferry_domain::{Record, RecordData, RecordKind};
 use ferry_store::NewRecord;
@@ -28,6 +28,8 @@ pub(crate) struct PullSummary {
     pub(crate) accounts: Vec<String>,
     /// Statements new to Ferry.
     pub(crate) records_created: u64,
+    /// Part of the connection needs attention: the member ends in this status.
+    pub(crate) partial: Option<Refusal>,
 }
 
 /// Why pulling data stopped: the institution's answer (which the member's status reflects), or
@@ -40,7 +42,16 @@ pub(crate) enum PullError {
 
 impl From<ConnectorError> for PullError {
     fn from(e: ConnectorError) -> Self {
-        PullError::Institution(e)
+        match e {
+            ConnectorError::Internal(m) => PullError::Ours(Error::Internal(m)),
+            e => PullError::Institution(e),
+        }
+    }
+}
+
+impl From<Error> for PullError {
+    fn from(e: Error) -> Self {
+        PullError::Ours(e)
     }
 }
 
@@ -63,7 +74,23 @@ impl Service {
         worker: &str,
     ) -> PullResult<PullSummary> {
         let now = self.now();
-        let accounts = connector.accounts(session).await?;
+        let window = match job.job_type {
+            JobType::Aggregation => Some(HISTORY_DAYS),
+            JobType::History => Some(EXTENDED_HISTORY_DAYS),
+            _ => None,
+        }
+        .map(|days| (now.date() - Duration::days(days), now.date() + Duration::days(FUTURE_DAYS)));
+        let pulled = match job.job_type {
+            JobType::Aggregation | JobType::History | JobType::Balance => {
+                let request = PullRequest { transactions: window, holdings: job.job_type == JobType::Aggregation };
+                self.leased(&job.guid, worker, connector.pull(session, &request)).await??
+            }
+            _ => Pulled {
+                accounts: self.leased(&job.guid, worker, connector.accounts(session)).await??,
+                ..Default::default()
+            },
+        };
+        let Pulled { accounts, transactions, holdings, complete_since, partial } = pulled;
         let known: HashMap<String, AccountGuid> =
             self.db().account_guids_by_external_id(&member.guid).await?.into_iter().collect();
         let rows: Vec<Account> = accounts
@@ -91,6 +118,7 @@ impl Service {
                 apy: a.apy,
                 currency_code: a.currency_code.clone(),
                 is_closed: a.is_closed,
+                organization: a.organization.clone(),
                 is_hidden: false,
                 is_manual: false,
                 is_business: false,
@@ -116,40 +144,34 @@ impl Service {
             }
             out
         };
-        let mut summary = PullSummary::default();
+        let mut summary = PullSummary { partial, ..Default::default() };
         match job.job_type {
             JobType::Balance => {} // Balances only.
             JobType::Verification => {
-                let numbers = connector.account_numbers(session).await?;
+                let numbers = self.leased(&job.guid, worker, connector.account_numbers(session)).await??;
                 let data: Vec<_> = numbers.into_iter().map(|d| (RecordData::AccountNumber(d), None)).collect();
                 summary.accounts = covered(&data);
                 self.store_records(member, &guids, RecordKind::AccountNumber, data, true).await?;
                 member.has_processed_account_numbers = true;
             }
             JobType::Identification => {
-                let owners = connector.account_owners(session).await?;
+                let owners = self.leased(&job.guid, worker, connector.account_owners(session)).await??;
                 let data: Vec<_> = owners.into_iter().map(|d| (RecordData::AccountOwner(d), None)).collect();
                 summary.accounts = covered(&data);
                 self.store_records(member, &guids, RecordKind::AccountOwner, data, true).await?;
             }
             JobType::Statement => {
-                let statements = connector.statements(session).await?;
+                let statements = self.leased(&job.guid, worker, connector.statements(session)).await??;
                 let data = statements.into_iter().map(|s| (RecordData::Statement(s.data), Some(s.pdf))).collect();
                 // Statements are history: one the institution stops listing is kept.
                 summary.records_created =
                     self.store_records(member, &guids, RecordKind::Statement, data, false).await?;
             }
             JobType::Aggregation | JobType::History => {
-                self.pull_transactions(connector, session, member, job, worker, &accounts, &guids).await?;
-                if job.job_type == JobType::Aggregation && accounts.iter().any(|a| a.kind == "INVESTMENT") {
-                    match connector.holdings(session).await {
-                        Ok(holdings) => {
-                            let data = holdings.into_iter().map(|d| (RecordData::Holding(d), None)).collect();
-                            self.store_records(member, &guids, RecordKind::Holding, data, true).await?;
-                        }
-                        Err(ConnectorError::Unsupported(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+                self.store_transactions(member, job, transactions, complete_since, &guids).await?;
+                if let Some(holdings) = holdings {
+                    let data = holdings.into_iter().map(|d| (RecordData::Holding(d), None)).collect();
+                    self.store_records(member, &guids, RecordKind::Holding, data, true).await?;
                 }
             }
         }
@@ -190,96 +212,85 @@ impl Service {
         Ok(self.db().store_records(&member.guid, kind, &rows, replace).await?)
     }
 
-    /// Transactions of every account in the job's window, upserted under the connector's ids;
-    /// stale pending ones removed.
-    #[allow(clippy::too_many_arguments)]
-    async fn pull_transactions(
+    /// Upserts the transactions a pull brought in under the connector's ids, and removes
+    /// pending ones the institution no longer reports: those dated inside the window it
+    /// reported completely (posted, maybe under a new id, or voided), and any pending one
+    /// older than two weeks.
+    async fn store_transactions(
         &self,
-        connector: &dyn Connector,
-        session: &Session,
         member: &mut Member,
         job: &mut Job,
-        worker: &str,
-        accounts: &[ferry_connector::AccountData],
+        transactions: Vec<TransactionData>,
+        complete_since: Option<time::Date>,
         guids: &HashMap<String, AccountGuid>,
     ) -> PullResult<()> {
         let now = self.now();
         let known_txns: HashMap<String, TransactionGuid> =
             self.db().transaction_guids_by_external_id(&member.guid).await?.into_iter().collect();
-        let days_back = if job.job_type == JobType::History { EXTENDED_HISTORY_DAYS } else { HISTORY_DAYS };
-        let (from, to) = (now.date() - Duration::days(days_back), now.date() + Duration::days(FUTURE_DAYS));
         let mut created = 0i64;
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let mut renewed = now;
-        for a in accounts {
-            let Some(account_guid) = guids.get(&a.id) else { continue };
-            for t in connector.transactions(session, &a.id, from, to).await? {
-                if !seen.insert(t.id.clone()) {
-                    continue; // A connector listing one id twice must not make two rows.
-                }
-                let guid = match known_txns.get(&t.id) {
-                    Some(g) => g.clone(),
-                    None => {
-                        created += 1;
-                        TransactionGuid::from_uuid(self.uuid())
-                    }
-                };
-                rows.push(Transaction {
-                    guid,
-                    client_id: member.client_id.clone(),
-                    user_guid: member.user_guid.clone(),
-                    user_id: None,
-                    member_guid: member.guid.clone(),
-                    account_guid: account_guid.clone(),
-                    account_id: None,
-                    external_id: t.id,
-                    id: None,
-                    amount: t.amount,
-                    is_debit: t.is_debit,
-                    is_pending: t.is_pending,
-                    date: t.date,
-                    transacted_at: Some(t.transacted_at),
-                    posted_at: t.posted_at,
-                    description: Some(t.description),
-                    original_description: Some(t.original_description),
-                    category: Some(t.category),
-                    top_level_category: Some(t.top_level_category),
-                    memo: t.memo,
-                    check_number_string: t.check_number,
-                    merchant_category_code: t.merchant_category_code,
-                    is_bill_pay: t.is_bill_pay,
-                    is_direct_deposit: t.is_direct_deposit,
-                    is_fee: t.is_fee,
-                    is_payroll: t.is_payroll,
-                    is_subscription: t.is_subscription,
-                    is_manual: false,
-                    currency_code: t.currency_code,
-                    metadata: None,
-                    created_at: now,
-                    updated_at: now,
-                });
+        for t in transactions {
+            let Some(account_guid) = guids.get(&t.account_id) else { continue };
+            if !seen.insert(t.id.clone()) {
+                continue; // A connector listing one id twice must not make two rows.
             }
-            // Renew the lease once a third of it has gone, not per account.
-            let lease = self.inner.config.lease;
-            if self.now() - renewed > lease / 3 {
-                renewed = self.now();
-                if !self.db().renew_lease(&job.guid, worker, renewed + lease).await? {
-                    return Err(PullError::Ours(Error::Internal("the job's lease was lost".into())));
+            let guid = match known_txns.get(&t.id) {
+                Some(g) => g.clone(),
+                None => {
+                    created += 1;
+                    TransactionGuid::from_uuid(self.uuid())
                 }
-            }
+            };
+            rows.push(Transaction {
+                guid,
+                client_id: member.client_id.clone(),
+                user_guid: member.user_guid.clone(),
+                user_id: None,
+                member_guid: member.guid.clone(),
+                account_guid: account_guid.clone(),
+                account_id: None,
+                external_id: t.id,
+                id: None,
+                amount: t.amount,
+                is_debit: t.is_debit,
+                is_pending: t.is_pending,
+                date: t.date,
+                transacted_at: Some(t.transacted_at),
+                posted_at: t.posted_at,
+                description: Some(t.description),
+                original_description: Some(t.original_description),
+                category: Some(t.category),
+                top_level_category: Some(t.top_level_category),
+                memo: t.memo,
+                check_number_string: t.check_number,
+                merchant_category_code: t.merchant_category_code,
+                is_bill_pay: t.is_bill_pay,
+                is_direct_deposit: t.is_direct_deposit,
+                is_fee: t.is_fee,
+                is_payroll: t.is_payroll,
+                is_subscription: t.is_subscription,
+                is_manual: false,
+                currency_code: t.currency_code,
+                metadata: None,
+                created_at: now,
+                updated_at: now,
+            });
         }
         let changed = self.db().upsert_transactions(&rows).await? as i64;
         // Pending transactions the institution no longer reports (a voided authorization, say)
         // go once they are two weeks old; posted ones are history and stay.
-        let stale: Vec<TransactionGuid> = self
+        let mut stale: Vec<(String, TransactionGuid)> = self
             .db()
             .pending_transactions_before(&member.guid, now.date() - Duration::days(STALE_PENDING_DAYS))
-            .await?
-            .into_iter()
-            .filter(|(external_id, _)| !seen.contains(external_id))
-            .map(|(_, guid)| guid)
-            .collect();
+            .await?;
+        if let Some(since) = complete_since {
+            stale.extend(self.db().pending_transactions_since(&member.guid, since).await?);
+        }
+        let mut stale: Vec<TransactionGuid> =
+            stale.into_iter().filter(|(external_id, _)| !seen.contains(external_id)).map(|(_, guid)| guid).collect();
+        stale.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        stale.dedup();
         self.db().delete_transactions(&stale).await?;
         job.transactions_created = created;
         job.transactions_updated = (changed - created).max(0);

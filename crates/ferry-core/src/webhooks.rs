@@ -8,8 +8,6 @@
 //! `Ferry-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, and the
 //! `X-Callback-Payload` of the request that caused the event, when there was one.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
@@ -62,100 +60,31 @@ pub fn check_callback_payload(value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Which webhook URLs the server may call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WebhookPolicy {
-    /// 127.0.0.0/8 and ::1 (tests and local development).
-    pub allow_loopback: bool,
-    /// Private, link-local and unique-local networks.
-    pub allow_private: bool,
-}
-
-impl WebhookPolicy {
-    fn allows(&self, ip: IpAddr) -> bool {
-        if ip.is_loopback() {
-            return self.allow_loopback;
-        }
-        let private = match ip {
-            IpAddr::V4(v4) => {
-                v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]) // CGNAT
-                    || v4.octets()[0] == 0
-            }
-            IpAddr::V6(v6) => {
-                let s = v6.segments()[0];
-                v6.is_unspecified()
-                    || (s & 0xfe00) == 0xfc00
-                    || (s & 0xffc0) == 0xfe80
-                    || v6.to_ipv4_mapped().is_some_and(|v4| {
-                        !WebhookPolicy { allow_loopback: false, allow_private: false }.allows(IpAddr::V4(v4))
-                    })
-            }
-        };
-        !private || self.allow_private
-    }
-}
-
-/// Resolves webhook hosts and drops addresses the policy refuses, so a name that points at the
-/// server's own network (or is re-pointed there later) cannot be reached.
-struct GuardedResolver(WebhookPolicy);
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| policy.allows(a.ip())).collect();
-            if allowed.is_empty() {
-                return Err(format!("{host} resolves only to addresses webhooks may not reach").into());
-            }
-            let iter: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(iter)
-        })
-    }
-}
+/// Which webhook URLs the server may call: the address policy every outbound call shares.
+pub type WebhookPolicy = ferry_connector::net::AddressPolicy;
 
 /// The client for receivers: 10 s timeout (less when the lease is shorter, so a request never
 /// outlives its claim), no redirects, addresses filtered by the policy.
 pub(crate) fn webhook_client(policy: WebhookPolicy, lease: Duration) -> reqwest::Client {
     let timeout = std::time::Duration::from_secs(10)
         .min(std::time::Duration::from_millis((lease.whole_milliseconds().max(2_000) - 1_000) as u64));
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(GuardedResolver(policy)))
-        .user_agent("Ferry-Webhooks/1")
-        .build()
-        .unwrap_or_default()
+    ferry_connector::net::guarded_client(policy, timeout, "Ferry-Webhooks/1")
 }
 
 /// Checks a webhook URL: http(s), a host, and (for IP literals) an address the policy allows.
 pub fn check_webhook_url(url: &str, policy: WebhookPolicy) -> Result<()> {
+    use ferry_connector::net::UrlRefusal;
     let parsed = url::Url::parse(url).map_err(|_| Error::bad_request("webhook.url must be an absolute http(s) URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::bad_request("webhook.url must use http or https"));
-    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::bad_request("webhook.url must not carry credentials; use username and password"));
     }
-    let refused = || {
-        Error::bad_request(
+    policy.check_url(&parsed).map_err(|e| match e {
+        UrlRefusal::Scheme => Error::bad_request("webhook.url must use http or https"),
+        UrlRefusal::NoHost => Error::bad_request("webhook.url must name a host"),
+        UrlRefusal::Address => Error::bad_request(
             "webhook.url points at a loopback or private address; allow it with FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 or FERRY_WEBHOOKS_ALLOW_PRIVATE=1",
-        )
-    };
-    match parsed.host() {
-        None => Err(Error::bad_request("webhook.url must name a host")),
-        Some(url::Host::Ipv4(ip)) if !policy.allows(IpAddr::V4(ip)) => Err(refused()),
-        Some(url::Host::Ipv6(ip)) if !policy.allows(IpAddr::V6(ip)) => Err(refused()),
-        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
-            if policy.allow_loopback { Ok(()) } else { Err(refused()) }
-        }
-        Some(_) => Ok(()),
-    }
+        ),
+    })
 }
 
 fn epoch(t: Option<OffsetDateTime>) -> Value {
@@ -416,11 +345,8 @@ impl Service {
             request = request.basic_auth(user, password);
         }
         // An IP literal skips the resolver: check it here too.
-        let literal_refused = url::Url::parse(&d.url).ok().and_then(|u| match u.host() {
-            Some(url::Host::Ipv4(ip)) => Some(!self.inner.config.webhooks.allows(IpAddr::V4(ip))),
-            Some(url::Host::Ipv6(ip)) => Some(!self.inner.config.webhooks.allows(IpAddr::V6(ip))),
-            _ => None,
-        }) == Some(true);
+        let literal_refused =
+            url::Url::parse(&d.url).ok().is_some_and(|u| self.inner.config.webhooks.check_url(&u).is_err());
         let started = Instant::now();
         let (status_code, error) = if literal_refused {
             (None, Some("the address is not allowed for webhooks".to_owned()))

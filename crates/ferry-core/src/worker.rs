@@ -9,8 +9,10 @@
 
 use std::sync::atomic::Ordering;
 
-use ferry_connector::{Answer, ConnectorError, LoginOutcome, LoginRequest};
-use ferry_domain::{ConnectionStatus, Job, JobStatus, Member, Secret};
+use std::future::Future;
+
+use ferry_connector::{Answer, ConnectorError, LoginOutcome, LoginRequest, Refusal};
+use ferry_domain::{ConnectionStatus, Job, JobGuid, JobStatus, Member, Secret};
 use ferry_store::{JobChange, JobGuard, NewEvent};
 use time::{Duration, OffsetDateTime};
 
@@ -140,6 +142,9 @@ impl Service {
             now,
             last_success: member.successfully_aggregated_at,
             oauth_access_token,
+            config: institution.connector_config.clone(),
+            state: self.open_connector_state(&member.guid).await?,
+            state_store: self.state_handle(&member, &job, worker),
         };
         let continuation = match self.db().job_sealed_state(&job.guid).await? {
             Some(s) => Some(self.open_job_state(&job, &s)?),
@@ -149,9 +154,9 @@ impl Service {
             Some(c) => {
                 let answers: Vec<Answer> =
                     c.answers.iter().map(|(g, v)| Answer { guid: g.clone(), value: Secret::new(v.clone()) }).collect();
-                connector.answer(&request, &c.state, &answers).await
+                self.leased(&job.guid, worker, connector.answer(&request, &c.state, &answers)).await?
             }
-            None => connector.login(&request).await,
+            None => self.leased(&job.guid, worker, connector.login(&request)).await?,
         };
         match outcome {
             Ok(LoginOutcome::Connected(session)) => {
@@ -175,11 +180,21 @@ impl Service {
                         member.updated_at = done;
                         job.status = JobStatus::Succeeded;
                         job.outcome = Some(ConnectionStatus::CONNECTED);
+                        if let Some(r) = &summary.partial {
+                            // The data is in, but part of the connection needs the user.
+                            self.set_status(&mut member, r.failure.status(), done);
+                            member.connection_status_message = Some(r.message.clone());
+                            job.outcome = Some(r.failure.status());
+                            job.error_message = Some(r.message.clone());
+                        }
                         let data = self.data_event(&member, &job, &summary.accounts, summary.records_created);
                         self.finish(job, member, worker, done, vec![data]).await
                     }
                     Err(PullError::Institution(ConnectorError::Failure(f))) => {
                         self.fail(job, member, f.status(), None, worker).await
+                    }
+                    Err(PullError::Institution(ConnectorError::Refused(r))) => {
+                        self.refuse(job, member, r, worker).await
                     }
                     Err(PullError::Institution(e)) => self.connector_error(job, member, e, worker).await,
                     // The member (or its user) was deleted under the job: nothing to finish.
@@ -210,26 +225,73 @@ impl Service {
                 Ok(())
             }
             Ok(LoginOutcome::Failed(f)) => {
-                let mut status = f.status();
-                if status == ConnectionStatus::DENIED {
-                    let previous =
-                        self.db().recent_job_outcomes(&member.guid, (DENIALS_BEFORE_PREVENTED - 1) as i64).await?;
-                    if previous.len() == DENIALS_BEFORE_PREVENTED - 1
-                        && previous
-                            .iter()
-                            .all(|o| matches!(o, Some(ConnectionStatus::DENIED | ConnectionStatus::PREVENTED)))
-                    {
-                        status = ConnectionStatus::PREVENTED;
-                        member.needs_updated_credentials = true;
-                    }
-                }
+                let status = self.escalate(&mut member, f.status()).await?;
                 self.fail(job, member, status, None, worker).await
             }
             Err(ConnectorError::Failure(f)) => self.fail(job, member, f.status(), None, worker).await,
+            Err(ConnectorError::Refused(r)) => self.refuse(job, member, r, worker).await,
+            Err(ConnectorError::Internal(m)) => Err(Error::Internal(m)),
             Err(ConnectorError::BadAnswers(m)) => {
                 self.fail(job, member, ConnectionStatus::REJECTED, Some(m), worker).await
             }
             Err(e) => self.connector_error(job, member, e, worker).await,
+        }
+    }
+
+    /// DENIED after as many DENIED (or PREVENTED) outcomes in a row becomes PREVENTED: stored
+    /// bad credentials are not tried again in the background (they would lock the user out).
+    async fn escalate(&self, member: &mut Member, status: ConnectionStatus) -> Result<ConnectionStatus> {
+        if status != ConnectionStatus::DENIED {
+            return Ok(status);
+        }
+        let previous = self.db().recent_job_outcomes(&member.guid, (DENIALS_BEFORE_PREVENTED - 1) as i64).await?;
+        if previous.len() == DENIALS_BEFORE_PREVENTED - 1
+            && previous.iter().all(|o| matches!(o, Some(ConnectionStatus::DENIED | ConnectionStatus::PREVENTED)))
+        {
+            member.needs_updated_credentials = true;
+            return Ok(ConnectionStatus::PREVENTED);
+        }
+        Ok(status)
+    }
+
+    /// The institution refused with a message for the end user: the member takes the status
+    /// and the message, and a quota's refill time keeps jobs from calling it before then.
+    async fn refuse(&self, mut job: Job, mut member: Member, r: Refusal, worker: &str) -> Result<()> {
+        if let Some(at) = r.retry_at
+            && !self.set_retry_at(&member.guid, &job.guid, worker, Some(at)).await?
+        {
+            return Ok(()); // Lost the lease: another worker has the job now.
+        }
+        let status = self.escalate(&mut member, r.failure.status()).await?;
+        let now = self.now();
+        job.status = JobStatus::Failed;
+        job.outcome = Some(status);
+        job.error_message = Some(r.message.clone());
+        member.is_being_aggregated = false;
+        self.set_status(&mut member, status, now);
+        if status == r.failure.status() {
+            member.connection_status_message = Some(r.message);
+        }
+        self.finish(job, member, worker, now, Vec::new()).await
+    }
+
+    /// Runs a connector call while renewing the job's lease every third of it, so a slow
+    /// institution does not let another worker take the job over. Stops the call (and says so)
+    /// when the lease is lost.
+    pub(crate) async fn leased<T>(&self, job: &JobGuid, worker: &str, call: impl Future<Output = T>) -> Result<T> {
+        let lease = self.inner.config.lease;
+        let every = std::time::Duration::from_millis((lease.whole_milliseconds() / 3).max(100) as u64);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                out = &mut call => return Ok(out),
+                _ = tick.tick() => {
+                    if !self.db().renew_lease(job, worker, self.now() + lease).await? {
+                        return Err(Error::Internal("the job's lease was lost".into()));
+                    }
+                }
+            }
         }
     }
 

@@ -117,6 +117,8 @@ pub struct Account {
     pub apy: Option<Decimal>,
     pub currency_code: String,
     pub is_closed: bool,
+    /// The organisation holding the account, when the member reaches several (SimpleFIN).
+    pub organization: Option<String>,
     pub is_hidden: bool,
     pub is_manual: bool,
     pub is_business: bool,

@@ -110,6 +110,8 @@ pub struct Institution {
     pub supported_products: Vec<Product>,
     /// Which connector aggregates it (`sandbox`, `ofx`, ...).
     pub connector: String,
+    /// The institution's settings for its connector (an OFX server's URL, ORG and FID, ...).
+    pub connector_config: serde_json::Value,
     pub popularity: i64,
     pub created_at: OffsetDateTime,
 }

@@ -33,6 +33,7 @@ struct AccountRow {
     apy: Option<String>,
     currency_code: String,
     is_closed: bool,
+    organization: Option<String>,
     is_hidden: bool,
     is_manual: bool,
     is_business: bool,
@@ -82,6 +83,7 @@ impl AccountRow {
             apy: decimal(self.apy),
             currency_code: self.currency_code,
             is_closed: self.is_closed,
+            organization: self.organization,
             is_hidden: self.is_hidden,
             is_manual: self.is_manual,
             is_business: self.is_business,
@@ -107,7 +109,7 @@ macro_rules! select_accounts {
             a.account_number, a.routing_number, a.balance, a.available_balance, a.credit_limit,
             a.apr, a.apy, a.currency_code, a.is_closed, a.is_hidden, a.is_manual, a.is_business,
             a.property_type, a.original_balance, a.interest_rate, a.loan_amount,
-            a.cash_surrender_value, a.death_benefit, a.metadata, a.created_at, a.updated_at
+            a.cash_surrender_value, a.death_benefit, a.metadata, a.organization, a.created_at, a.updated_at
          FROM accounts a
          JOIN users u ON u.guid = a.user_guid
          JOIN members m ON m.guid = a.member_guid
@@ -130,7 +132,7 @@ impl Db {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO accounts (guid, client_id, user_guid, member_guid, external_id, name, type,
                     subtype, account_number, routing_number, balance, available_balance, credit_limit,
-                    apr, apy, currency_code, is_closed, created_at, updated_at) ",
+                    apr, apy, currency_code, is_closed, organization, created_at, updated_at) ",
             );
             qb.push_values(rows, |mut b, a| {
                 b.push_bind(a.guid.as_str().to_owned())
@@ -150,6 +152,7 @@ impl Db {
                     .push_bind(text(a.apy))
                     .push_bind(a.currency_code.clone())
                     .push_bind(a.is_closed)
+                    .push_bind(a.organization.clone())
                     .push_bind(to_micros(a.created_at))
                     .push_bind(to_micros(a.updated_at));
             });
@@ -159,7 +162,8 @@ impl Db {
                     routing_number = excluded.routing_number, balance = excluded.balance,
                     available_balance = excluded.available_balance, credit_limit = excluded.credit_limit,
                     apr = excluded.apr, apy = excluded.apy, currency_code = excluded.currency_code,
-                    is_closed = excluded.is_closed, updated_at = excluded.updated_at
+                    is_closed = excluded.is_closed, organization = excluded.organization,
+                    updated_at = excluded.updated_at
                  WHERE accounts.name IS DISTINCT FROM excluded.name
                     OR accounts.type IS DISTINCT FROM excluded.type
                     OR accounts.subtype IS DISTINCT FROM excluded.subtype
@@ -171,7 +175,8 @@ impl Db {
                     OR accounts.apr IS DISTINCT FROM excluded.apr
                     OR accounts.apy IS DISTINCT FROM excluded.apy
                     OR accounts.currency_code IS DISTINCT FROM excluded.currency_code
-                    OR accounts.is_closed IS DISTINCT FROM excluded.is_closed",
+                    OR accounts.is_closed IS DISTINCT FROM excluded.is_closed
+                    OR accounts.organization IS DISTINCT FROM excluded.organization",
             );
             qb.build().execute(&mut *conn).await?;
         });

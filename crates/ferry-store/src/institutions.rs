@@ -38,6 +38,7 @@ struct InstitutionRow {
     is_hidden: bool,
     supported_products: String,
     connector: String,
+    connector_config: String,
     popularity: i64,
     created_at: i64,
 }
@@ -68,6 +69,7 @@ impl InstitutionRow {
             is_hidden: self.is_hidden,
             supported_products: parse_list(&self.supported_products).ok()?,
             connector: self.connector,
+            connector_config: serde_json::from_str(&self.connector_config).ok()?,
             popularity: self.popularity,
             created_at: from_micros(self.created_at),
         })
@@ -113,7 +115,7 @@ macro_rules! columns {
         "i.guid, i.code, i.name, i.url, i.small_logo_url, i.medium_logo_url, i.forgot_password_url,
          i.forgot_username_url, i.trouble_signing_in_url, i.instructional_text,
          i.instructional_text_steps, i.iso_country_code, i.supports_oauth, i.supports_tax_document,
-         i.is_hidden, i.supported_products, i.connector, i.popularity, i.created_at"
+         i.is_hidden, i.supported_products, i.connector, i.connector_config, i.popularity, i.created_at"
     };
 }
 
@@ -291,8 +293,8 @@ impl Db {
                 "INSERT INTO institutions (guid, code, name, url, small_logo_url, medium_logo_url,
                     forgot_password_url, forgot_username_url, trouble_signing_in_url, instructional_text,
                     instructional_text_steps, iso_country_code, supports_oauth, supports_tax_document,
-                    is_hidden, supported_products, connector, popularity, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                    is_hidden, supported_products, connector, popularity, created_at, connector_config)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                  ON CONFLICT (guid) DO UPDATE SET code = excluded.code, name = excluded.name, url = excluded.url,
                     small_logo_url = excluded.small_logo_url, medium_logo_url = excluded.medium_logo_url,
                     forgot_password_url = excluded.forgot_password_url,
@@ -303,7 +305,7 @@ impl Db {
                     iso_country_code = excluded.iso_country_code, supports_oauth = excluded.supports_oauth,
                     supports_tax_document = excluded.supports_tax_document, is_hidden = excluded.is_hidden,
                     supported_products = excluded.supported_products, connector = excluded.connector,
-                    popularity = excluded.popularity",
+                    popularity = excluded.popularity, connector_config = excluded.connector_config",
             )
             .bind(i.guid.as_str())
             .bind(&i.code)
@@ -324,8 +326,23 @@ impl Db {
             .bind(&i.connector)
             .bind(i.popularity)
             .bind(to_micros(i.created_at))
+            .bind(i.connector_config.to_string())
             .execute(&mut *tx)
             .await?;
+            // Fields the institution no longer asks for go (members keep their sealed values;
+            // a value without its field is never sent to the connector).
+            let keep: Vec<&str> = credentials.iter().map(|c| c.guid.as_str()).collect();
+            let mut delete = QueryBuilder::new("DELETE FROM institution_credentials WHERE institution_guid = ");
+            delete.push_bind(i.guid.as_str().to_owned());
+            if !keep.is_empty() {
+                delete.push(" AND guid NOT IN (");
+                let mut sep = delete.separated(", ");
+                for g in &keep {
+                    sep.push_bind(g.to_string());
+                }
+                delete.push(")");
+            }
+            delete.build().execute(&mut *tx).await?;
             for c in credentials {
                 sqlx::query(
                     "INSERT INTO institution_credentials (guid, institution_guid, label, field_name, field_type, type, display_order, is_required)
@@ -348,5 +365,29 @@ impl Db {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Removes an institution with its credential fields and favorites. `Err(n)` inside `Ok`
+    /// when `n` members still connect through it (nothing removed); `Ok(Ok(false))` when no
+    /// institution has that code.
+    pub async fn delete_institution(&self, code: &str) -> Result<std::result::Result<bool, i64>> {
+        on_writer!(self, |conn| {
+            let mut tx = conn.begin().await?;
+            let guid: Option<String> = sqlx::query_scalar("SELECT guid FROM institutions WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(guid) = guid else { return Ok(Ok(false)) };
+            let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE institution_guid = $1")
+                .bind(&guid)
+                .fetch_one(&mut *tx)
+                .await?;
+            if members > 0 {
+                return Ok(Err(members));
+            }
+            sqlx::query("DELETE FROM institutions WHERE guid = $1").bind(&guid).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(Ok(true))
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 mod accounts;
 mod clients;
+mod connector_states;
 mod institutions;
 mod jobs;
 mod member_inserts;
@@ -32,6 +33,7 @@ mod users;
 mod webhooks;
 
 pub use clients::ClientRecord;
+pub use connector_states::{ConnectorState, StateWrite};
 pub use institutions::InstitutionFilter;
 pub use jobs::{JobChange, JobGuard, SealedState};
 pub use members::{CredentialChange, MemberChanges, MemberFilter, MemberUpdate, SealedCredentials};

@@ -466,6 +466,7 @@ impl Db {
     pub async fn members_due_for_background(
         &self,
         before: time::OffsetDateTime,
+        now: time::OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<MemberGuid>> {
         // The statuses come from the domain's rule (`allows_background`), spelled into the
@@ -485,11 +486,14 @@ impl Db {
                AND COALESCE(m.aggregated_at, m.created_at) < $1
                AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.member_guid = m.guid
                                AND j.status IN ('QUEUED', 'RUNNING', 'CHALLENGED'))
+               AND NOT EXISTS (SELECT 1 FROM member_connector_states s WHERE s.member_guid = m.guid
+                               AND s.retry_at > $3)
              ORDER BY COALESCE(m.aggregated_at, m.created_at) LIMIT $2"
         );
         let rows: Vec<(String,)> = on_writer!(self, |conn| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(to_micros(before))
             .bind(limit)
+            .bind(to_micros(now))
             .fetch_all(&mut *conn)
             .await)?;
         rows.into_iter().map(|(g,)| MemberGuid::parse(&g).map_err(|_| corrupt("members", &g, "guid"))).collect()

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_webhooks"),
     migration!(10, "0010_nexus_sessions"),
     migration!(11, "0011_reconciler_indexes"),
+    migration!(12, "0012_connectors"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

@@ -341,6 +341,29 @@ impl Db {
             .collect()
     }
 
+    /// The member's pending transactions dated on or after `since`.
+    pub async fn pending_transactions_since(
+        &self,
+        member: &MemberGuid,
+        since: Date,
+    ) -> Result<Vec<(String, TransactionGuid)>> {
+        let rows: Vec<(String, String)> = on_writer!(self, |conn| {
+            sqlx::query_as(
+            "SELECT external_id, guid FROM transactions WHERE member_guid = $1 AND status = 'PENDING' AND date >= $2"
+        )
+        .bind(member.as_str())
+        .bind(since.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        })?;
+        rows.into_iter()
+            .map(|(e, g)| match TransactionGuid::parse(&g) {
+                Ok(g) => Ok((e, g)),
+                Err(_) => Err(corrupt("transactions", &g, "guid")),
+            })
+            .collect()
+    }
+
     pub async fn delete_transactions(&self, guids: &[TransactionGuid]) -> Result<u64> {
         let mut deleted = 0;
         for chunk in guids.chunks(500) {

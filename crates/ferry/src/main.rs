@@ -1,5 +1,6 @@
 //! The `ferry` binary: command line, configuration, wiring and shutdown.
 
+mod catalog;
 mod config;
 
 use std::sync::Arc;
@@ -86,6 +87,8 @@ struct WorkerArgs {
     public_url: Option<String>,
     #[command(flatten)]
     webhook_policy: WebhookPolicyArgs,
+    #[command(flatten)]
+    connector_policy: ConnectorPolicyArgs,
     /// Seconds a process holds a webhook delivery it is sending; one whose process died is sent
     /// again after this.
     #[arg(long, env = "FERRY_WEBHOOK_LEASE_SECS", default_value_t = 30)]
@@ -113,8 +116,47 @@ impl WebhookPolicyArgs {
     }
 }
 
+/// Which addresses connectors may call. A SimpleFIN setup token is a URL the end user chose:
+/// loopback and private networks are refused unless allowed here (local test servers).
+#[derive(clap::Args, Clone, Default)]
+struct ConnectorPolicyArgs {
+    /// Allow connectors to call loopback addresses (127.0.0.0/8, ::1, localhost), over http too.
+    #[arg(long, env = "FERRY_CONNECTORS_ALLOW_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
+    connectors_allow_loopback: bool,
+    /// Allow connectors to call private, link-local and unique-local networks.
+    #[arg(long, env = "FERRY_CONNECTORS_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    connectors_allow_private: bool,
+}
+
+impl ConnectorPolicyArgs {
+    fn policy(&self) -> ferry_connector::net::AddressPolicy {
+        ferry_connector::net::AddressPolicy {
+            allow_loopback: self.connectors_allow_loopback,
+            allow_private: self.connectors_allow_private,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum InstitutionsCommand {
+    /// Add or update institutions from a TOML file of `[[institution]]` tables (by `code`).
+    Import {
+        /// The TOML file.
+        file: std::path::PathBuf,
+        /// Print what was imported as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an imported institution (refused while members still use it).
+    Remove {
+        /// The institution's code.
+        code: String,
+    },
     /// Point an institution at its OAuth 2.0 provider (authorization code with PKCE); members
     /// of it can then be created with is_oauth.
     Oauth {
@@ -235,6 +277,26 @@ async fn main() -> Result<()> {
         }
         Command::Clients { command } => clients(db, command).await,
         Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
+        Command::Institutions { command: InstitutionsCommand::Import { file, json } } => {
+            let service = catalog_service(db, &cli.database)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let items =
+                catalog::parse_toml(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
+            let imported = service.import_institutions(&items).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            catalog::print_imported(&imported, json);
+            Ok(())
+        }
+        Command::Institutions { command: InstitutionsCommand::List { json } } => {
+            let service = catalog_service(db, &cli.database)?;
+            catalog::print_list(&service.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?, json);
+            Ok(())
+        }
+        Command::Institutions { command: InstitutionsCommand::Remove { code } } => {
+            let service = catalog_service(db, &cli.database)?;
+            service.remove_institution(&code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("removed {code}");
+            Ok(())
+        }
         Command::Institutions {
             command: InstitutionsCommand::Oauth { code, authorize_url, token_url, client_id, client_secret, scopes },
         } => {
@@ -265,6 +327,13 @@ fn init_logging() {
         .init();
 }
 
+/// A service for catalog commands: the connectors registered (they check settings and name
+/// credential fields), nothing started.
+fn catalog_service(db: Db, database_url: &str) -> Result<Service> {
+    let service = Service::new(db, keyring_for(database_url)?, Arc::new(SystemClock), Arc::new(RandomIds));
+    Ok(with_connectors(service, ferry_connector::net::AddressPolicy::default()))
+}
+
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -288,12 +357,16 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
         webhooks: workers.webhook_policy.policy(),
         webhook_lease: time::Duration::seconds(workers.webhook_lease_secs.max(2)),
     };
-    Ok(with_connectors(Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config)))
+    let service = Service::with_config(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds), config);
+    Ok(with_connectors(service, workers.connector_policy.policy()))
 }
 
 /// Registers the connectors institutions name: the binary decides which protocols it carries.
-fn with_connectors(service: Service) -> Service {
-    service.with_connector("sandbox", Arc::new(ferry_connector::Sandbox))
+fn with_connectors(service: Service, policy: ferry_connector::net::AddressPolicy) -> Service {
+    service.with_connector("sandbox", Arc::new(ferry_connector::Sandbox)).with_connector(
+        "simplefin",
+        Arc::new(ferry_connector_simplefin::SimpleFin::new(policy, std::time::Duration::from_secs(60))),
+    )
 }
 
 /// Starts `n` worker loops. A job that fails to run stays leased and is retried by whichever

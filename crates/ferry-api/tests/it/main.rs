@@ -17,5 +17,6 @@ mod nexus;
 mod oauth;
 mod reliability;
 mod secrets;
+mod simplefin;
 mod users;
 mod webhooks;

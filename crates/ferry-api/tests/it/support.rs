@@ -96,7 +96,14 @@ impl TestApp {
         };
         let service = Service::with_config(db, keyring, clock.clone(), Arc::new(FixedIds::default()), config)
             .with_connector("sandbox", Arc::new(Sandbox))
-            .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled));
+            .with_connector(THROTTLED_CONNECTOR, Arc::new(Throttled))
+            .with_connector(
+                "simplefin",
+                Arc::new(ferry_connector_simplefin::SimpleFin::new(
+                    ferry_connector::net::AddressPolicy { allow_loopback: true, allow_private: false },
+                    std::time::Duration::from_secs(10),
+                )),
+            );
         tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
         let (client, key) = service.create_client("test").await.expect("client");
         let (other, other_key) = service.create_client("other").await.expect("other client");
