@@ -246,6 +246,11 @@ impl Connector for SimpleFin {
                 kind: "PASSWORD",
             }],
             products: vec![Product::Transactions, Product::Investments],
+            default_instructions: Some(
+                "Create a Setup Token at your SimpleFIN server and paste it here. It works once: Ferry exchanges it \
+                 for access and forgets it."
+                    .into(),
+            ),
         }
     }
 

@@ -80,12 +80,19 @@ impl std::fmt::Debug for StateHandle {
 }
 
 /// A live, authenticated connection. `state` is opaque to the core and given back on every
-/// call; `state_store` is the login request's, so data calls can save the member's state too.
-#[derive(Debug, Clone)]
+/// call (it may hold what the connector needs to sign on again, so `Debug` never shows it);
+/// `state_store` is the login request's, so data calls can save the member's state too.
+#[derive(Clone)]
 pub struct Session {
     pub member_key: String,
     pub state: String,
     pub state_store: StateHandle,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("member_key", &self.member_key).field("state", &"***").finish()
+    }
 }
 
 /// The outcome of a login or of answering challenges.
@@ -162,6 +169,8 @@ pub struct FieldSpec {
 pub struct CatalogProfile {
     pub fields: Vec<FieldSpec>,
     pub products: Vec<Product>,
+    /// What the end user should know before connecting, when the operator wrote nothing.
+    pub default_instructions: Option<String>,
 }
 
 /// An answer to one challenge: the challenge's guid and the typed text or chosen option value.

@@ -136,7 +136,7 @@ impl Service {
                 forgot_password_url: item.forgot_password_url.clone(),
                 forgot_username_url: None,
                 trouble_signing_in_url: None,
-                instructional_text: item.instructions.clone(),
+                instructional_text: item.instructions.clone().or_else(|| profile.default_instructions.clone()),
                 instructional_text_steps: Vec::new(),
                 iso_country_code: country,
                 supports_oauth: false,

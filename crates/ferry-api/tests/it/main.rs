@@ -15,6 +15,7 @@ mod member_data;
 mod members;
 mod nexus;
 mod oauth;
+mod ofx;
 mod reliability;
 mod secrets;
 mod simplefin;

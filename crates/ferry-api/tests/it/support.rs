@@ -103,6 +103,13 @@ impl TestApp {
                     ferry_connector::net::AddressPolicy { allow_loopback: true, allow_private: false },
                     std::time::Duration::from_secs(10),
                 )),
+            )
+            .with_connector(
+                "ofx",
+                Arc::new(ferry_connector_ofx::connector::OfxConnector::new(
+                    ferry_connector::net::AddressPolicy { allow_loopback: true, allow_private: false },
+                    std::time::Duration::from_secs(10),
+                )),
             );
         tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
         let (client, key) = service.create_client("test").await.expect("client");
