@@ -363,10 +363,16 @@ fn service(db: Db, database_url: &str, workers: &WorkerArgs) -> Result<Service> 
 
 /// Registers the connectors institutions name: the binary decides which protocols it carries.
 fn with_connectors(service: Service, policy: ferry_connector::net::AddressPolicy) -> Service {
-    service.with_connector("sandbox", Arc::new(ferry_connector::Sandbox)).with_connector(
-        "simplefin",
-        Arc::new(ferry_connector_simplefin::SimpleFin::new(policy, std::time::Duration::from_secs(60))),
-    )
+    service
+        .with_connector("sandbox", Arc::new(ferry_connector::Sandbox))
+        .with_connector(
+            "simplefin",
+            Arc::new(ferry_connector_simplefin::SimpleFin::new(policy, std::time::Duration::from_secs(60))),
+        )
+        .with_connector(
+            "ofx",
+            Arc::new(ferry_connector_ofx::connector::OfxConnector::new(policy, std::time::Duration::from_secs(60))),
+        )
 }
 
 /// Starts `n` worker loops. A job that fails to run stays leased and is retried by whichever

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod connectors;
 mod crash_storm;
 mod support;
 
