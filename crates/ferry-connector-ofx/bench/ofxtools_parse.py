@@ -2,7 +2,7 @@
 """Times ofxtools' parser on the documents Ferry's bench example writes, next to Ferry's own numbers.
 
 ofxtools is a test tool only (GPL): it is installed in a venv, never vendored or imported by Ferry.
-Usage: /work/ofx-dev/venv/bin/python bench/ofxtools_parse.py [--prefix /tmp/ofxbench] [--iterations 3]
+Usage: bash crates/ferry-connector-ofx/bench/run.sh, or PYTHON bench/ofxtools_parse.py [--prefix /tmp/ofxbench] [--iterations 3]
 It runs `cargo run --release --example bench_parse -- --write PREFIX` first (Ferry's numbers are
 printed by that run), then parses PREFIX-v102.ofx and PREFIX-v220.ofx with ofxtools.
 """
@@ -24,7 +24,7 @@ def main() -> int:
     ap.add_argument("--no-rust", action="store_true", help="reuse files already written")
     args = ap.parse_args()
     if not args.no_rust:
-        cmd = ["nice", "-n", "10", "cargo", "run", "-j", "1", "--release", "--quiet", "--example", "bench_parse",
+        cmd = ["cargo", "run", "--release", "--quiet", "-p", "ferry-connector-ofx", "--example", "bench_parse",
                "--", "--write", args.prefix]
         subprocess.run(cmd, cwd=HERE, check=True)
     for version in (102, 220):

@@ -14,7 +14,9 @@
 //! | `investor`  | `s3cret`  | 0: a brokerage account with positions and a SECLIST, and checking |
 //! | `closed`    | `s3cret`  | 0, but every statement 2004                                       |
 //!
-//! A wrong Content-Type is HTTP 415; a body that is not OFX, HTTP 400.
+//! ORG `FAKEV1` is the same bank behind a server that speaks only OFX 1.x (2021 to 2.x). A
+//! PROFRQ with the anonymous sign-on gets a profile (CLIENTUIDREQ). A wrong Content-Type is
+//! HTTP 415; a body that is not OFX, HTTP 400.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -149,8 +151,14 @@ async fn ofx(State(bank): State<Shared>, headers: HeaderMap, body: Bytes) -> Htt
 
 fn signon_status(r: &Request, approved: &[String]) -> Result<(), (u32, Option<&'static str>)> {
     let s = &r.signon;
-    if s.org != "FAKEBANK" || s.fid != "9999" {
+    if !matches!(s.org.as_str(), "FAKEBANK" | "FAKEV1") || s.fid != "9999" {
         return Err((13504, None));
+    }
+    if s.org == "FAKEV1" && r.header.version >= 200 {
+        return Err((2021, Some("Unsupported OFX version")));
+    }
+    if s.user_id.starts_with("anonymous") && r.items.iter().all(|i| matches!(i.item, Item::Profile { .. })) {
+        return Ok(());
     }
     let user = s.user_id.as_str();
     if user == "locked" {
@@ -243,7 +251,21 @@ fn answer(r: &Request, today: Date, approved: &[String]) -> Response {
                 response.investment_statements.push(TrnRs { trnuid, status: Status::ok(), body: Some(statement) });
                 response.securities = securities;
             }
-            Item::Profile { .. } => {}
+            Item::Profile { .. } => {
+                let info = crate::SignonInfo {
+                    realm: Some("DEFAULT".into()),
+                    client_uid_required: true,
+                    mfa_challenge_supported: true,
+                    ..Default::default()
+                };
+                let profile = crate::Profile {
+                    dtprofup: Some(now),
+                    fi_name: Some("Fake Bank".into()),
+                    signon_infos: vec![info],
+                    message_sets: Vec::new(),
+                };
+                response.profile = Some(TrnRs { trnuid, status: Status::ok(), body: Some(profile) });
+            }
         }
     }
     response

@@ -92,6 +92,89 @@ fn to_json(v: &toml::Value) -> Result<Value> {
     })
 }
 
+/// Converts an ofxget-style INI file (`[nickname]` sections with `url`, `version`, `org`,
+/// `fid`, `brokerid` and quirk flags; an optional `[NAMES]` section of display names by
+/// `ofxhome` id) into a TOML catalog. Sections without a URL, ORG and FID are listed as skipped
+/// comments. Returns the TOML text.
+pub fn convert_ofxget(ini: &str) -> String {
+    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in ini.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            sections.push((name.trim().to_owned(), Vec::new()));
+            continue;
+        }
+        let Some((key, value)) = line.split_once(['=', ':']) else { continue };
+        if let Some((_, entries)) = sections.last_mut() {
+            entries.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let names: std::collections::HashMap<String, String> =
+        sections.iter().filter(|(n, _)| n.eq_ignore_ascii_case("names")).flat_map(|(_, e)| e.iter().cloned()).collect();
+    let truthy = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1");
+    let mut out = String::from(
+        "# Converted by `ferry institutions convert-ofxget`. Review before importing:
+# the source data may be stale.
+",
+    );
+    let mut used = std::collections::HashSet::new();
+    for (section, entries) in &sections {
+        if section.eq_ignore_ascii_case("names") || section.eq_ignore_ascii_case("default") {
+            continue;
+        }
+        let get = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+        let (Some(url), Some(org), Some(fid)) = (get("url"), get("org"), get("fid")) else {
+            out.push_str(&format!("\n# skipped [{section}]: it has no url, org and fid\n"));
+            continue;
+        };
+        let mut code: String = section
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .take(60)
+            .collect();
+        while !used.insert(code.clone()) {
+            code.push('_');
+        }
+        let mut t = toml::Table::new();
+        t.insert("code".into(), code.into());
+        let name = get("ofxhome").and_then(|id| names.get(id)).map(String::as_str).unwrap_or(section);
+        t.insert("name".into(), name.to_owned().into());
+        t.insert("connector".into(), "ofx".into());
+        t.insert("ofx_url".into(), url.to_owned().into());
+        t.insert("org".into(), org.to_owned().into());
+        t.insert("fid".into(), fid.to_owned().into());
+        if let Some(v) = get("version").and_then(|v| v.parse::<i64>().ok()) {
+            t.insert("ofx_version".into(), v.into());
+        }
+        for (from, to) in
+            [("brokerid", "broker_id"), ("useragent", "user_agent"), ("appid", "app_id"), ("appver", "app_ver")]
+        {
+            if let Some(v) = get(from) {
+                t.insert(to.into(), v.to_owned().into());
+            }
+        }
+        for (from, to) in
+            [("unclosedelements", "unclosed_elements"), ("pretty", "pretty"), ("nonewfileuid", "no_new_file_uid")]
+        {
+            if get(from).is_some_and(truthy) {
+                t.insert(to.into(), true.into());
+            }
+        }
+        if let Some(v) = get("clientuid") {
+            t.insert("client_uid".into(), truthy(v).into());
+        }
+        let mut doc = toml::Table::new();
+        doc.insert("institution".into(), toml::Value::Array(vec![toml::Value::Table(t)]));
+        out.push('\n');
+        out.push_str(&toml::to_string(&doc).unwrap_or_default());
+    }
+    out
+}
+
 pub fn print_imported(imported: &[Imported], as_json: bool) {
     if as_json {
         let items: Vec<Value> =
@@ -151,6 +234,22 @@ mod tests {
         assert_eq!(items[0].config.get("ofx_version"), Some(&json!(220)));
         assert_eq!(items[0].config.get("unclosed_elements"), Some(&json!(true)));
         assert!(!items[0].config.contains_key("name"));
+    }
+
+    #[test]
+    fn ofxget_ini_files_convert_to_a_catalog_ferry_reads() {
+        let ini = "[chase]\nurl = https://ofx.chase.com\nversion = 220\norg = B1\nfid = 10898\nofxhome = 636\nclientuid = true\n\n\
+                   [usaa]\nurl: https://service2.usaa.com/ofx/OFXServlet\nversion = 103\norg = USAA\nfid = 24591\nunclosedelements = true\npretty = true\n\n\
+                   [Odd Name!]\norg = X\n\n[NAMES]\n636 = Chase (credit cards)\n";
+        let toml = convert_ofxget(ini);
+        let items = parse_toml(&toml).unwrap();
+        assert_eq!(items.len(), 2, "{toml}");
+        assert_eq!(items[0].code, "chase");
+        assert_eq!(items[0].name, "Chase (credit cards)");
+        assert_eq!(items[0].config.get("ofx_version"), Some(&json!(220)));
+        assert_eq!(items[0].config.get("client_uid"), Some(&json!(true)));
+        assert_eq!(items[1].config.get("unclosed_elements"), Some(&json!(true)));
+        assert!(toml.contains("# skipped [Odd Name!]"), "{toml}");
     }
 
     #[test]

@@ -157,6 +157,11 @@ enum InstitutionsCommand {
         /// The institution's code.
         code: String,
     },
+    /// Print a TOML catalog converted from an ofxget-style INI file (such as ofxtools' fi.cfg).
+    ConvertOfxget {
+        /// The INI file.
+        file: std::path::PathBuf,
+    },
     /// Point an institution at its OAuth 2.0 provider (authorization code with PKCE); members
     /// of it can then be created with is_oauth.
     Oauth {
@@ -254,6 +259,12 @@ enum ClientsCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
+    // A file conversion needs no database.
+    if let Command::Institutions { command: InstitutionsCommand::ConvertOfxget { file } } = &cli.command {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        print!("{}", catalog::convert_ofxget(&text));
+        return Ok(());
+    }
     let db = Db::connect(&cli.database)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
@@ -291,6 +302,7 @@ async fn main() -> Result<()> {
             catalog::print_list(&service.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?, json);
             Ok(())
         }
+        Command::Institutions { command: InstitutionsCommand::ConvertOfxget { .. } } => Ok(()), // Above.
         Command::Institutions { command: InstitutionsCommand::Remove { code } } => {
             let service = catalog_service(db, &cli.database)?;
             service.remove_institution(&code).await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -202,3 +202,39 @@ async fn investment_accounts_bring_positions_as_holdings() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_server_that_refuses_the_version_is_asked_in_an_older_one_and_profiles_are_read_once() {
+    each_backend(|app| async move {
+        let bank = FakeOfxBank::start(app.clock.now().date(), 0).await.unwrap();
+        let mut config = serde_json::Map::new();
+        config.insert("ofx_url".into(), json!(bank.url()));
+        config.insert("org".into(), json!("FAKEV1"));
+        config.insert("fid".into(), json!("9999"));
+        config.insert("profile".into(), json!(true));
+        let item = InstitutionImport {
+            code: "fake_v1_only".into(),
+            name: "Fake Bank (OFX 1.x only)".into(),
+            connector: "ofx".into(),
+            config,
+            ..Default::default()
+        };
+        app.service.import_institutions(&[item]).await.unwrap();
+        let user = app.user(None).await;
+        let guid = ofx_member(&app, &user, "fake_v1_only", "alice", "s3cret").await;
+        app.work().await;
+        assert_eq!(member(&app, &user, &guid).await["connection_status"], "CONNECTED");
+        let seen = bank.seen();
+        assert!(seen[0].user_id.starts_with("anonymous"), "the profile first: {seen:?}");
+        let versions: Vec<u16> = seen.iter().filter(|s| s.user_id == "alice").map(|s| s.version).collect();
+        assert_eq!(versions, [220, 103, 103], "refused in 2.2, then 1.0.3 for sign-on and statements");
+
+        app.clock.advance(time::Duration::hours(4));
+        app.post(&format!("/users/{user}/members/{guid}/aggregate"), json!({})).await;
+        app.work().await;
+        let seen = bank.seen();
+        assert_eq!(seen.iter().filter(|s| s.user_id.starts_with("anonymous")).count(), 1, "the profile is read once");
+        assert!(seen.iter().rev().take(2).all(|s| s.version == 103), "the fallback is remembered: {seen:?}");
+    })
+    .await;
+}

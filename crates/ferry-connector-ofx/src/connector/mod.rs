@@ -52,6 +52,15 @@ impl OfxConnector {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct State {
     client_uid: Option<String>,
+    /// The version the server accepted after refusing the configured one (2021).
+    #[serde(default)]
+    version: Option<u16>,
+    /// Whether the server's profile was read (institutions with `profile = true`).
+    #[serde(default)]
+    profiled: bool,
+    /// The profile asks clients to fetch MFA challenges before signing on.
+    #[serde(default)]
+    mfa_first: bool,
     /// The accounts the server listed last, as `(kind, bank_id or broker_id, acct_id, type)`.
     #[serde(default)]
     accounts: Vec<KnownAccount>,
@@ -105,6 +114,8 @@ impl KnownAccount {
 struct SessionState {
     /// The institution's settings (checked by the login).
     config: serde_json::Value,
+    /// The OFX version to speak (the configured one, or the server's fallback).
+    version: u16,
     user_id: String,
     user_pass: String,
     client_uid: Option<String>,
@@ -216,7 +227,7 @@ impl OfxConnector {
             fid: cfg.fid.clone(),
             app_id: cfg.app_id.clone(),
             app_ver: cfg.app_ver.clone(),
-            client_uid: if cfg.sends_client_uid() { s.client_uid.clone() } else { None },
+            client_uid: if cfg.sends_client_uid() && s.version >= 103 { s.client_uid.clone() } else { None },
             auth_token: s.auth_token.clone(),
             mfa_answers: s.mfa_answers.clone(),
         }
@@ -225,13 +236,50 @@ impl OfxConnector {
     fn request(&self, cfg: &OfxConfig, s: &SessionState, items: Vec<Item>) -> Request {
         let mut n = 0u32;
         let stamp = s.now;
-        Request::new(cfg.ofx_version, self.signon(cfg, s), items, move || {
+        Request::new(s.version, self.signon(cfg, s), items, move || {
             n += 1;
             format!("FERRY-{stamp}-{n}")
         })
     }
 
-    /// Signs on with account discovery; the outcome of the login.
+    /// Reads the server's profile once (institutions with `profile = true`): some servers
+    /// expect it, and it says whether MFA questions come before the sign-on. A server that
+    /// does not answer it is not refused for that.
+    async fn read_profile(
+        &self,
+        request: &LoginRequest,
+        cfg: &OfxConfig,
+        s: &SessionState,
+        st: &mut State,
+    ) -> Result<()> {
+        if !cfg.profile || st.profiled {
+            return Ok(());
+        }
+        let anonymous = SessionState {
+            user_id: "anonymous00000000000000000000000".into(),
+            user_pass: "anonymous00000000000000000000000".into(),
+            client_uid: None,
+            mfa_answers: Vec::new(),
+            auth_token: None,
+            accounts: Vec::new(),
+            config: serde_json::Value::Null,
+            version: s.version,
+            now: s.now,
+        };
+        let item = Item::Profile { dtprofup: OfxDate::Date(time::macros::date!(1990 - 01 - 01)) };
+        match self.exchange(cfg, &self.request(cfg, &anonymous, vec![item])).await {
+            Ok(response) => {
+                let infos = response.profile.and_then(|p| p.body).map(|p| p.signon_infos).unwrap_or_default();
+                st.mfa_first = infos.iter().any(|i| i.mfa_challenge_first);
+            }
+            Err(e) => tracing::info!(error = %e, "the OFX server's profile could not be read"),
+        }
+        st.profiled = true;
+        request.state_store.save(&serde_json::to_string(&st).unwrap_or_default(), false).await
+    }
+
+    /// Signs on with account discovery; the outcome of the login. A server that refuses the
+    /// version (2021) is asked once more in an older one, which is remembered.
     async fn sign_on(
         &self,
         request: &LoginRequest,
@@ -239,7 +287,20 @@ impl OfxConnector {
         mut s: SessionState,
         mut st: State,
     ) -> Result<LoginOutcome> {
-        let response = self.exchange(cfg, &self.request(cfg, &s, vec![Item::account_info()])).await?;
+        if st.mfa_first && s.mfa_answers.is_empty() && s.auth_token.is_none() {
+            return self.challenge(request, cfg, &s).await;
+        }
+        let mut response = self.exchange(cfg, &self.request(cfg, &s, vec![Item::account_info()])).await?;
+        if response.signon.status.code == 2021
+            && let Some(older) = fallback_version(s.version)
+        {
+            s.version = older;
+            response = self.exchange(cfg, &self.request(cfg, &s, vec![Item::account_info()])).await?;
+            if response.signon.status.code != 2021 {
+                st.version = Some(older);
+                request.state_store.save(&serde_json::to_string(&st).unwrap_or_default(), false).await?;
+            }
+        }
         let status = &response.signon.status;
         if status.code == 3000 {
             return self.challenge(request, cfg, &s).await;
@@ -346,6 +407,7 @@ impl OfxConnector {
         }
         let s = SessionState {
             config: request.config.clone(),
+            version: st.version.unwrap_or(cfg.ofx_version),
             user_id,
             user_pass,
             client_uid: st.client_uid.clone(),
@@ -407,6 +469,7 @@ impl Connector for OfxConnector {
     async fn login(&self, request: &LoginRequest) -> Result<LoginOutcome> {
         let (cfg, mut s, mut st) = self.prepare(request)?;
         self.ensure_client_uid(request, &cfg, &mut s, &mut st).await?;
+        self.read_profile(request, &cfg, &s, &mut st).await?;
         self.sign_on(request, &cfg, s, st).await
     }
 
@@ -493,6 +556,16 @@ impl Connector for OfxConnector {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// The version to try when a server refuses one (2021): OFX 2.x servers that refuse fall back
+/// to 1.0.3 (SGML), 1.x to 1.0.2.
+fn fallback_version(version: u16) -> Option<u16> {
+    match version {
+        200.. => Some(103),
+        103..=199 => Some(102),
+        _ => None,
     }
 }
 
