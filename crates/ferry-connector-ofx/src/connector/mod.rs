@@ -210,7 +210,16 @@ impl OfxConnector {
             ),
         })?;
         parse_response(&bytes).map_err(|e| {
-            tracing::info!(error = %e, "the OFX server's answer is not OFX");
+            // The error's kind only: its text may quote the body, which holds account data.
+            let kind = match e {
+                crate::ParseError::NotOfx(_) => "not OFX",
+                crate::ParseError::Header(_) | crate::ParseError::UnsupportedVersion(_) => "a bad header",
+                crate::ParseError::Charset(_) => "an unknown character set",
+                crate::ParseError::TooDeep(_) => "nested too deep",
+                crate::ParseError::Missing(_) => "a required element missing",
+                _ => "malformed",
+            };
+            tracing::info!(problem = kind, "the OFX server's answer could not be read");
             refused(Failure::Failed, "The bank's OFX server answered with something that is not OFX.")
         })
     }
