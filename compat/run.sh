@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK, Schemathesis, the Atrium SDK,
-# the Nexus scenario and the OAuth/webhooks suite against a freshly started `ferry serve`, once
-# per database.
+# the Nexus scenario, the OAuth/webhooks suite and the real-institutions suite (SimpleFIN and OFX
+# against their fake servers) against a freshly started `ferry serve`, once per database; and the
+# OFX interop check with ofxtools, which needs no server, once per invocation.
 #
 #   compat/run.sh [DATABASE_URL...]
 #
@@ -17,14 +18,35 @@ REPO_ROOT=$(dirname "$COMPAT_DIR")
 MX_PYTHON_PIN="mx-platform-python==1.12.0"
 ATRIUM_PIN="atrium==2.11.7"
 SCHEMATHESIS_PIN="schemathesis==4.32.5"
+# ofxtools is GPL: a test tool installed into the cached venv, never vendored nor linked.
+OFXTOOLS_PIN="ofxtools==1.1.1"
 
-FERRY_BIN=${FERRY_BIN:-target/release/ferry}
-[[ $FERRY_BIN == /* ]] || FERRY_BIN="$REPO_ROOT/$FERRY_BIN"
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks}
-if [[ ! -x $FERRY_BIN ]]; then
-  echo "ferry binary not found at $FERRY_BIN (build it with 'cargo build --release' or set FERRY_BIN)" >&2
-  exit 2
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks real_institutions ofx_interop}
+has_suite() { [[ " $SUITES " == *" $1 "* ]]; }
+
+binary() { # binary VAR DEFAULT HOW_TO_BUILD: resolves $VAR (relative: from the repo root), exits if missing
+  local path=${!1:-$2}
+  [[ $path == /* ]] || path="$REPO_ROOT/$path"
+  if [[ ! -x $path ]]; then
+    echo "$3 not found at $path (build it with '$4' or set $1)" >&2
+    exit 2
+  fi
+  printf -v "$1" '%s' "$path"
+  export "${1?}"
+}
+# Suites that talk to a server run once per database; ofx_interop needs neither and runs once.
+DB_SUITES=$(for s in $SUITES; do [[ $s == ofx_interop ]] || echo "$s"; done | xargs)
+[[ -z $DB_SUITES ]] || binary FERRY_BIN target/release/ferry "ferry binary" "cargo build --release -p ferry"
+if has_suite real_institutions; then
+  binary FERRY_FAKE_SIMPLEFIN_BIN target/release/examples/fake_simplefin "fake SimpleFIN server" \
+    "cargo build --release -p ferry-connector-simplefin --features fake --example fake_simplefin"
+  binary FERRY_FAKE_OFX_BIN target/release/examples/fake_ofx "fake OFX bank" \
+    "cargo build --release -p ferry-connector-ofx --features fake --example fake_ofx"
+fi
+if has_suite ofx_interop; then
+  binary FERRY_OFX_INTEROP_BIN target/release/examples/ofx_interop "ofx_interop example" \
+    "cargo build --release -p ferry-connector-ofx --example ofx_interop"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-compat.XXXXXX")
@@ -116,8 +138,9 @@ start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_
   FERRY_URL="http://127.0.0.1:$port"
   export FERRY_URL FERRY_CLIENT_ID FERRY_API_KEY
   # Loopback webhook URLs are allowed: the receivers of the oauth_webhooks suite and of the
-  # Python suite's webhooks scenario are on 127.0.0.1.
-  FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
+  # Python suite's webhooks scenario are on 127.0.0.1. So are loopback connector addresses: the
+  # real_institutions suite's fake SimpleFIN server and fake OFX bank are there too.
+  FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 FERRY_CONNECTORS_ALLOW_LOOPBACK=1 "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 120; i++)); do
     if curl -fsS -o /dev/null "$FERRY_URL/health" 2>/dev/null; then
@@ -135,8 +158,8 @@ start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_
 
 # --- suites ------------------------------------------------------------------------------
 
-run_suite() { # run_suite LABEL SUITE
-  local label=$1 suite=$2 rc=0
+run_suite() { # run_suite LABEL SUITE [DATABASE_URL]
+  local label=$1 suite=$2 url=${3:-} rc=0
   log "[$label] $suite"
   case $suite in
     python) (cd "$COMPAT_DIR" && "$SDK_VENV/bin/python" -m python_sdk) || rc=$? ;;
@@ -144,6 +167,9 @@ run_suite() { # run_suite LABEL SUITE
     atrium) "$ATRIUM_VENV/bin/python" "$COMPAT_DIR/atrium_sdk.py" || rc=$? ;;
     nexus) "$PYTHON" "$COMPAT_DIR/nexus_http.py" || rc=$? ;;
     oauth_webhooks) "$SDK_VENV/bin/python" "$COMPAT_DIR/oauth_webhooks_sdk.py" || rc=$? ;;
+    real_institutions)
+      FERRY_DATABASE_URL="$url" "$SDK_VENV/bin/python" "$COMPAT_DIR/real_institutions_sdk.py" || rc=$? ;;
+    ofx_interop) "$OFX_VENV/bin/python" "$COMPAT_DIR/ofx_interop.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
         "$ST_VENV/bin/python" "$COMPAT_DIR/schemathesis_suite.py" || rc=$? ;;
@@ -168,7 +194,7 @@ run_database() { # run_database LABEL DATABASE_URL
     record "$label" "server start" 1
     return 0
   fi
-  for suite in $SUITES; do run_suite "$label" "$suite"; done
+  for suite in $DB_SUITES; do run_suite "$label" "$suite" "$url"; done
   kill -0 "$SERVER_PID" 2>/dev/null || { SERVER_PID=""; record "$label" "server still running after the suites" 1; }
   stop_server
   if [[ $FAILED -gt $failed_before ]]; then
@@ -187,26 +213,30 @@ EOF
 # --- main --------------------------------------------------------------------------------
 
 for tool in "$PYTHON" curl; do command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }; done
-[[ " $SUITES " != *" node "* ]] || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
+! has_suite node || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
 
 # Postgres URLs need a master key; one random key per run, used for every database.
 export FERRY_MASTER_KEY=${FERRY_MASTER_KEY:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}
 
 log "preparing environments in $ENV_ROOT"
-[[ " $SUITES " != *" python "* && " $SUITES " != *" oauth_webhooks "* ]] || SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
-[[ " $SUITES " != *" schemathesis "* ]] || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
-[[ " $SUITES " != *" node "* ]] || NODE_MODULES=$(node_env)
-[[ " $SUITES " != *" atrium "* ]] || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
+! has_suite python && ! has_suite oauth_webhooks && ! has_suite real_institutions ||
+  SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
+! has_suite schemathesis || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
+! has_suite node || NODE_MODULES=$(node_env)
+! has_suite atrium || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
+! has_suite ofx_interop || OFX_VENV=$(python_env py-ofx "$OFXTOOLS_PIN")
 
 LABELS=()
 URLS=()
-if [[ $# -gt 0 ]]; then
+if [[ -z $DB_SUITES ]]; then
+  : # only suites without a server: no database at all
+elif [[ $# -gt 0 ]]; then
   for url in "$@"; do LABELS+=("db${#LABELS[@]}-${url%%:*}"); URLS+=("$url"); done
 else
   mkdir -p "$WORK/sqlite-db"
   LABELS+=(sqlite); URLS+=("sqlite://$WORK/sqlite-db/ferry.db")
 fi
-if [[ -n ${FERRY_COMPAT_POSTGRES_URL:-} ]]; then
+if [[ -n $DB_SUITES && -n ${FERRY_COMPAT_POSTGRES_URL:-} ]]; then
   command -v psql >/dev/null || { echo "missing tool: psql" >&2; exit 2; }
   pg_db="ferry_compat_$("$PYTHON" -c 'import secrets; print(secrets.token_hex(6))')"
   if [[ $("$PYTHON" -c 'import sys, urllib.parse as up; print(up.urlsplit(sys.argv[1]).path.strip("/"))' "$FERRY_COMPAT_POSTGRES_URL") ]]; then
@@ -220,6 +250,10 @@ if [[ -n ${FERRY_COMPAT_POSTGRES_URL:-} ]]; then
 fi
 
 for i in "${!URLS[@]}"; do run_database "${LABELS[$i]}" "${URLS[$i]}"; done
+if has_suite ofx_interop; then
+  mkdir -p "$WORK/nodb"
+  run_suite nodb ofx_interop
+fi
 
 log "summary"
 printf '  %s\n' "${RESULTS[@]}"

@@ -289,7 +289,7 @@ async fn main() -> Result<()> {
         Command::Clients { command } => clients(db, command).await,
         Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
         Command::Institutions { command: InstitutionsCommand::Import { file, json } } => {
-            let service = catalog_service(db, &cli.database)?;
+            let service = catalog_service(db);
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let items =
                 catalog::parse_toml(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
@@ -298,13 +298,13 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Institutions { command: InstitutionsCommand::List { json } } => {
-            let service = catalog_service(db, &cli.database)?;
+            let service = catalog_service(db);
             catalog::print_list(&service.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?, json);
             Ok(())
         }
         Command::Institutions { command: InstitutionsCommand::ConvertOfxget { .. } } => Ok(()), // Above.
         Command::Institutions { command: InstitutionsCommand::Remove { code } } => {
-            let service = catalog_service(db, &cli.database)?;
+            let service = catalog_service(db);
             service.remove_institution(&code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("removed {code}");
             Ok(())
@@ -341,9 +341,11 @@ fn init_logging() {
 
 /// A service for catalog commands: the connectors registered (they check settings and name
 /// credential fields), nothing started.
-fn catalog_service(db: Db, database_url: &str) -> Result<Service> {
-    let service = Service::new(db, keyring_for(database_url)?, Arc::new(SystemClock), Arc::new(RandomIds));
-    Ok(with_connectors(service, ferry_connector::net::AddressPolicy::default()))
+fn catalog_service(db: Db) -> Service {
+    // The catalog holds no secret: a throwaway key spares reading (or creating) the real one.
+    let keyring = ferry_core::Keyring::new(&ferry_core::MasterKey::generate(), &[]);
+    let service = Service::new(db, keyring, Arc::new(SystemClock), Arc::new(RandomIds));
+    with_connectors(service, ferry_connector::net::AddressPolicy::default())
 }
 
 /// A database URL without its password, for messages.

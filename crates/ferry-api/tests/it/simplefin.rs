@@ -73,6 +73,7 @@ async fn a_setup_token_connects_every_account_with_exact_money_and_pending_trans
         assert_eq!(by_name("Everyday Checking")["available_balance"], json!(1200.0));
         assert_eq!(by_name("Everyday Checking")["type"], "CHECKING");
         assert_eq!(by_name("Visa Signature Card")["type"], "CREDIT_CARD");
+        assert_eq!(by_name("Visa Signature Card")["balance"], json!(432.1), "what is owed, positive as MX has it");
         assert_eq!(by_name("Euro Savings")["currency_code"], "EUR");
         assert_eq!(by_name("Euro Savings")["type"], "SAVINGS");
         assert_eq!(by_name("Brokerage")["type"], "INVESTMENT");
