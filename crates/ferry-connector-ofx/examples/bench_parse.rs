@@ -7,6 +7,10 @@
 
 use std::time::Instant;
 
+/// The allocator `ferry` itself runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ferry_connector_ofx::{
     AccountRef, AccountType, Balance, Content, Element, OfxDate, Response, SignonResponse, Statement,
     StatementTransaction, Status, Style, TransactionList, TrnRs, TrnType, parse, parse_response, write,
