@@ -34,6 +34,7 @@ pub fn router(service: Service) -> Router {
         dialect::with_fallbacks(
             Router::new()
                 .route("/health", get(health))
+                .route("/ready", get(ready))
                 .merge(platform::routes())
                 .merge(oauth::routes())
                 .merge(admin::routes()),
@@ -69,6 +70,19 @@ fn common_layers(router: Router) -> Router {
 /// Liveness: answers without authentication or a database round trip.
 async fn health() -> &'static str {
     "ok"
+}
+
+/// Readiness, for load balancers: 200 when the database answers and its schema is current,
+/// 503 with the reason otherwise. No authentication, and nothing internal in the answer.
+async fn ready(axum::extract::State(service): axum::extract::State<Service>) -> Response {
+    use axum::response::IntoResponse;
+    match service.readiness().await {
+        Ok(()) => "ready".into_response(),
+        Err(reason) => {
+            tracing::warn!(reason, "not ready");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response()
+        }
+    }
 }
 
 /// One line per request: method, route template (not the raw path, which may carry partner

@@ -8,6 +8,7 @@
 //! | (any)       | (wrong)   | 15500                                                             |
 //! | `locked`    | any       | 15502                                                             |
 //! | `mfa`       | `s3cret`  | 3000, then MFA1 "first pet" (answer `rex`) and MFA101 (automatic) |
+//! | `automfa`   | `s3cret`  | 3000, then only MFA101, which the client answers by itself        |
 //! | `token`     | `s3cret`  | 15512, then AUTHTOKEN `424242`                                    |
 //! | `newclient` | `s3cret`  | 15510 until its CLIENTUID is approved ([`FakeOfxBank::approve`])  |
 //! | `pinchange` | `s3cret`  | 15000                                                             |
@@ -165,7 +166,7 @@ fn signon_status(r: &Request, approved: &[String]) -> Result<(), (u32, Option<&'
         return Err((15502, Some("Too many failed attempts")));
     }
     if s.user_pass != "s3cret"
-        || !["alice", "mfa", "token", "newclient", "pinchange", "investor", "closed"].contains(&user)
+        || !["alice", "mfa", "automfa", "token", "newclient", "pinchange", "investor", "closed"].contains(&user)
     {
         return Err((15500, Some("Invalid user ID or password")));
     }
@@ -177,6 +178,14 @@ fn signon_status(r: &Request, approved: &[String]) -> Result<(), (u32, Option<&'
                 (None, _) => Err((3000, Some("Additional authentication required"))),
                 (Some(a), Some(_)) if a.eq_ignore_ascii_case("rex") => Ok(()),
                 _ => Err((3001, Some("Incorrect answers"))),
+            }
+        }
+        "automfa" => {
+            let asked = r.items.iter().any(|i| matches!(i.item, Item::MfaChallenge { .. }));
+            if asked || s.mfa_answers.iter().any(|(k, _)| k == "MFA101") {
+                Ok(())
+            } else {
+                Err((3000, Some("Additional authentication required")))
             }
         }
         "token" => match s.auth_token.as_deref() {
@@ -207,10 +216,11 @@ fn answer(r: &Request, today: Date, approved: &[String]) -> Response {
         let trnuid = item.trnuid.clone();
         match &item.item {
             Item::MfaChallenge { .. } => {
-                response.signon.mfa_challenges = vec![
-                    MfaChallenge { phrase_id: "MFA1".into(), label: Some("What was your first pet's name?".into()) },
-                    MfaChallenge { phrase_id: "MFA101".into(), label: None },
-                ];
+                let question =
+                    MfaChallenge { phrase_id: "MFA1".into(), label: Some("What was your first pet's name?".into()) };
+                let automatic = MfaChallenge { phrase_id: "MFA101".into(), label: None };
+                response.signon.mfa_challenges =
+                    if user == "automfa" { vec![automatic] } else { vec![question, automatic] };
                 response.signon.mfa_trnuid = Some(trnuid);
             }
             Item::AccountInfo { .. } => {

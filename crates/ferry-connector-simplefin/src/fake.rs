@@ -53,6 +53,8 @@ struct World {
     posted: std::collections::HashSet<String>,
     /// Every query string `/accounts` received, in order.
     queries: Vec<String>,
+    /// Organisations (connection ids) whose accounts a user's answers leave out, with an error.
+    broken: std::collections::HashSet<(String, String)>,
 }
 
 type Shared = Arc<Mutex<World>>;
@@ -101,6 +103,12 @@ impl FakeSimpleFin {
     /// Alice's pending transaction posts, under a new id (as the Bridge sometimes does).
     pub fn post_pending(&self, user: &str) {
         lock(&self.world).posted.insert(user.to_owned());
+    }
+
+    /// From now on, `user`'s accounts at connection `conn` (`CON-A`, `CON-B`, `CON-D`) are left
+    /// out, with "Connection to <org> may need attention".
+    pub fn break_connection(&self, user: &str, conn: &str) {
+        lock(&self.world).broken.insert((user.to_owned(), conn.to_owned()));
     }
 
     /// How many requests `/accounts` has answered, in all.
@@ -159,7 +167,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 async fn accounts(State(world): State<Shared>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let (user, today, posted, calls) = {
+    let (user, today, posted, calls, broken) = {
         let mut w = lock(&world);
         let Some((username, password)) = basic(&headers) else {
             return (StatusCode::FORBIDDEN, "Forbidden").into_response();
@@ -174,7 +182,8 @@ async fn accounts(State(world): State<Shared>, headers: HeaderMap, RawQuery(q): 
         let calls = w.calls.entry(username).or_default();
         *calls += 1;
         let calls = *calls;
-        (user.clone(), w.today.unwrap_or(Date::MIN), w.posted.contains(&user), calls)
+        let broken: Vec<String> = w.broken.iter().filter(|(u, _)| *u == user).map(|(_, c)| c.clone()).collect();
+        (user.clone(), w.today.unwrap_or(Date::MIN), w.posted.contains(&user), calls, broken)
     };
     match user.as_str() {
         "unpaid" => return (StatusCode::PAYMENT_REQUIRED, "Payment required").into_response(),
@@ -202,6 +211,11 @@ async fn accounts(State(world): State<Shared>, headers: HeaderMap, RawQuery(q): 
     let v2 = get("version").as_deref() == Some("2") || user == "v2user";
 
     let mut all = data(&user, today, posted);
+    for conn in &broken {
+        all.retain(|a| a.conn != conn.as_str());
+        let org = ORGS.iter().find(|(id, ..)| id == conn).map_or("?", |o| o.1);
+        errors.push(format!("Connection to {org} may need attention"));
+    }
     match user.as_str() {
         "attention" => {
             all.retain(|a| a.id == "A-CHK");

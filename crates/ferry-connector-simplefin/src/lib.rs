@@ -49,7 +49,8 @@ const OVERLAP_DAYS: i64 = 7;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// What the member's connector state holds: the access URL and the times of recent requests.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+/// Its `Debug` never shows the access URL (a bearer secret).
+#[derive(Default, Clone, Serialize, Deserialize)]
 struct State {
     access_url: Option<String>,
     /// Unix times of the requests to `/accounts` in the last 24 hours.
@@ -58,6 +59,16 @@ struct State {
     /// Whether the first history was read (routine syncs read less).
     #[serde(default)]
     backfilled: bool,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("access_url", &self.access_url.as_ref().map(|_| "***"))
+            .field("calls", &self.calls.len())
+            .field("backfilled", &self.backfilled)
+            .finish()
+    }
 }
 
 /// What a session carries between the login and the data calls (in memory only).
@@ -263,7 +274,20 @@ impl Connector for SimpleFin {
             // keep what it answers, forget it.
             let access_url = self.claim(token).await?;
             st = State { access_url: Some(access_url), calls: st.calls, backfilled: false };
-            request.state_store.save(&to_json(&st), true).await?;
+            // The token is spent now: keeping what it bought matters more than anything else in
+            // the job, so a failing write is tried again before the job gives up (a job that
+            // gave up would claim the spent token again and be refused).
+            let mut attempt = 0;
+            loop {
+                match request.state_store.save(&to_json(&st), true).await {
+                    Ok(()) => break,
+                    Err(e) if attempt >= 4 => return Err(e),
+                    Err(_) => {
+                        attempt += 1;
+                        tokio::time::sleep(StdDuration::from_millis(200 * attempt)).await;
+                    }
+                }
+            }
         }
         if st.access_url.is_none() {
             return Err(refused(Failure::Impaired, needs_token()));

@@ -36,13 +36,9 @@ impl Collected {
             if !a.holdings.is_empty() {
                 self.invested.insert(a.id.clone());
             }
-            let Some(balance) = a.balance.decimal() else {
-                // An account without a readable balance is still an account; its balance is
-                // unknown rather than zero.
-                self.accounts.insert(a.id.clone(), account(a, None, org));
-                continue;
-            };
-            self.accounts.insert(a.id.clone(), account(a, Some(balance), org));
+            // An account without a readable balance is still an account (and its transactions
+            // still count); its balance is unknown rather than zero.
+            self.accounts.insert(a.id.clone(), account(a, a.balance.decimal(), org));
             for h in &a.holdings {
                 if let Some(h) = holding(&a.id, currency(a.currency.as_deref()), h) {
                     self.holdings.insert(h.id.clone(), h);

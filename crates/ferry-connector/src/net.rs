@@ -24,6 +24,10 @@ impl AddressPolicy {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
+        // 0.0.0.0 and :: reach the host itself: never allowed, whatever the settings.
+        if ip.is_unspecified() {
+            return false;
+        }
         if ip.is_loopback() {
             return self.allow_loopback;
         }
@@ -96,14 +100,19 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// resolver that drops refused addresses. IP literals in URLs bypass resolvers, so callers
 /// check every URL with [`AddressPolicy::check_url`] too.
 pub fn guarded_client(policy: AddressPolicy, timeout: std::time::Duration, user_agent: &str) -> reqwest::Client {
+    // No proxy from the environment either: a proxy would resolve names itself, past the
+    // guarded resolver. Built at start-up; a client that cannot be built with its guards must
+    // not be replaced by one without them.
+    #[allow(clippy::expect_used)]
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver(policy)))
+        .no_proxy()
         .user_agent(user_agent)
         .build()
-        .unwrap_or_default()
+        .expect("the guarded HTTP client builds (TLS backend available)")
 }
 
 /// Reads a response body up to `limit` bytes; a longer body is an error, so a hostile or
@@ -177,6 +186,7 @@ mod tests {
             "http://169.254.169.254/latest/meta-data",
             "http://100.64.0.1/x",
             "http://0.0.0.0/x",
+            "http://[::]/x",
             "http://[fd00::1]/x",
             "http://[fe80::1]/x",
             "http://[::ffff:10.0.0.1]/x",
@@ -191,6 +201,9 @@ mod tests {
         assert!(check("http://[::ffff:127.0.0.1]/x", loopback).is_ok());
         assert!(check("http://localhost/x", loopback).is_ok());
         assert!(check("http://10.1.2.3/x", loopback).is_err(), "loopback does not open private networks");
-        assert!(check("http://10.1.2.3/x", AddressPolicy { allow_loopback: false, allow_private: true }).is_ok());
+        let private = AddressPolicy { allow_loopback: false, allow_private: true };
+        assert!(check("http://10.1.2.3/x", private).is_ok());
+        let all = AddressPolicy { allow_loopback: true, allow_private: true };
+        assert!(check("http://0.0.0.0:8080/x", all).is_err(), "the unspecified address reaches the host itself");
     }
 }

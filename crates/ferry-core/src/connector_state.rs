@@ -16,12 +16,17 @@ fn context(member: &MemberGuid) -> Vec<u8> {
 }
 
 impl Service {
-    /// A member's connector state, opened; `None` when its connector never saved any.
-    pub(crate) async fn open_connector_state(&self, member: &MemberGuid) -> Result<Option<Secret>> {
+    /// A member's connector state, opened (`None` when its connector never saved any), and
+    /// the time before which it should not call the institution.
+    pub(crate) async fn open_connector_state(
+        &self,
+        member: &MemberGuid,
+    ) -> Result<(Option<Secret>, Option<OffsetDateTime>)> {
         let Some(stored) = self.db().connector_state(member).await? else {
-            return Ok(None);
+            return Ok((None, None));
         };
-        Ok(match stored.sealed {
+        let retry_at = stored.retry_at;
+        let state = match stored.sealed {
             Some((key_id, sealed)) => {
                 let plain = self
                     .inner
@@ -33,7 +38,8 @@ impl Service {
                 Some(Secret::new(text))
             }
             None => None,
-        })
+        };
+        Ok((state, retry_at))
     }
 
     /// The handle a running job's connector saves its member's state through.

@@ -154,6 +154,23 @@ impl Service {
         self
     }
 
+    /// Whether this node can serve: the database answers (within 3 s) and its schema is this
+    /// build's. The reason when not, in words an operator reads (nothing internal).
+    pub async fn readiness(&self) -> std::result::Result<(), &'static str> {
+        let check = async {
+            self.db().ping().await.map_err(|_| "the database does not answer")?;
+            match self.db().schema_is_current().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the database's schema is older than this build (migrations pending)"),
+                Err(_) => Err("the database does not answer"),
+            }
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
+            Ok(r) => r,
+            Err(_) => Err("the database does not answer"),
+        }
+    }
+
     pub fn db(&self) -> &Db {
         &self.inner.db
     }

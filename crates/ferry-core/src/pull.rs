@@ -168,7 +168,11 @@ impl Service {
                     self.store_records(member, &guids, RecordKind::Statement, data, false).await?;
             }
             JobType::Aggregation | JobType::History => {
-                self.store_transactions(member, job, transactions, complete_since, &guids).await?;
+                // Only the accounts this pull reported: an account left out (its organisation
+                // refused, say) says nothing about its pending transactions.
+                let reported: Vec<AccountGuid> = accounts.iter().filter_map(|a| guids.get(&a.id).cloned()).collect();
+                let complete = complete_since.map(|since| (since, reported));
+                self.store_transactions(member, job, transactions, complete, &guids).await?;
                 if let Some(holdings) = holdings {
                     let data = holdings.into_iter().map(|d| (RecordData::Holding(d), None)).collect();
                     self.store_records(member, &guids, RecordKind::Holding, data, true).await?;
@@ -221,7 +225,7 @@ impl Service {
         member: &mut Member,
         job: &mut Job,
         transactions: Vec<TransactionData>,
-        complete_since: Option<time::Date>,
+        complete: Option<(time::Date, Vec<AccountGuid>)>,
         guids: &HashMap<String, AccountGuid>,
     ) -> PullResult<()> {
         let now = self.now();
@@ -284,8 +288,8 @@ impl Service {
             .db()
             .pending_transactions_before(&member.guid, now.date() - Duration::days(STALE_PENDING_DAYS))
             .await?;
-        if let Some(since) = complete_since {
-            stale.extend(self.db().pending_transactions_since(&member.guid, since).await?);
+        if let Some((since, accounts)) = &complete {
+            stale.extend(self.db().pending_transactions_since(&member.guid, accounts, *since).await?);
         }
         let mut stale: Vec<TransactionGuid> =
             stale.into_iter().filter(|(external_id, _)| !seen.contains(external_id)).map(|(_, guid)| guid).collect();

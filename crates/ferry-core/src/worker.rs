@@ -136,6 +136,7 @@ impl Service {
             .into_iter()
             .filter_map(|(guid, value)| fields.iter().find(|f| f.guid == guid).map(|f| (f.field_name.clone(), value)))
             .collect();
+        let (connector_state, retry_at) = self.open_connector_state(&member.guid).await?;
         let request = LoginRequest {
             member_key: member.guid.to_string(),
             credentials,
@@ -143,7 +144,7 @@ impl Service {
             last_success: member.successfully_aggregated_at,
             oauth_access_token,
             config: institution.connector_config.clone(),
-            state: self.open_connector_state(&member.guid).await?,
+            state: connector_state,
             state_store: self.state_handle(&member, &job, worker),
         };
         let continuation = match self.db().job_sealed_state(&job.guid).await? {
@@ -180,6 +181,10 @@ impl Service {
                         member.updated_at = done;
                         job.status = JobStatus::Succeeded;
                         job.outcome = Some(ConnectionStatus::CONNECTED);
+                        // The institution answered: a quota wait that was set is over.
+                        if retry_at.is_some() && !self.set_retry_at(&member.guid, &job.guid, worker, None).await? {
+                            return Ok(()); // Lost the lease: another worker has the job now.
+                        }
                         if let Some(r) = &summary.partial {
                             // The data is in, but part of the connection needs the user.
                             self.set_status(&mut member, r.failure.status(), done);
@@ -281,17 +286,24 @@ impl Service {
     pub(crate) async fn leased<T>(&self, job: &JobGuid, worker: &str, call: impl Future<Output = T>) -> Result<T> {
         let lease = self.inner.config.lease;
         let every = std::time::Duration::from_millis((lease.whole_milliseconds() / 3).max(100) as u64);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        tokio::pin!(call);
-        loop {
-            tokio::select! {
-                out = &mut call => return Ok(out),
-                _ = tick.tick() => {
-                    if !self.db().renew_lease(job, worker, self.now() + lease).await? {
-                        return Err(Error::Internal("the job's lease was lost".into()));
-                    }
+        // The heartbeat is a future of its own, polled beside the call: a renewal waiting for
+        // the database never stops the call (which may hold the connection it waits for).
+        let heartbeat = async {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                match self.db().renew_lease(job, worker, self.now() + lease).await {
+                    Ok(true) => {}
+                    Ok(false) => return Error::Internal("the job's lease was lost".into()),
+                    Err(e) => return Error::from(e),
                 }
             }
+        };
+        tokio::pin!(call);
+        tokio::pin!(heartbeat);
+        tokio::select! {
+            out = &mut call => Ok(out),
+            e = &mut heartbeat => Err(e),
         }
     }
 

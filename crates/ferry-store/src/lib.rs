@@ -258,6 +258,17 @@ impl Db {
         Ok(())
     }
 
+    /// Whether every migration this build knows has been applied (a node started against a
+    /// database another, older node migrated is not ready).
+    pub async fn schema_is_current(&self) -> Result<bool> {
+        let latest = crate::migrations::MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: i64 =
+            on_reader!(self, |conn| sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM ferry_migrations")
+                .fetch_one(&mut *conn)
+                .await)?;
+        Ok(applied >= latest)
+    }
+
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         on_reader!(self, |conn| sqlx::query("SELECT 1").execute(&mut *conn).await.map(|_| ()))?;

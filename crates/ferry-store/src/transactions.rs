@@ -341,20 +341,27 @@ impl Db {
             .collect()
     }
 
-    /// The member's pending transactions dated on or after `since`.
+    /// The pending transactions of `accounts` (of the member) dated on or after `since`.
     pub async fn pending_transactions_since(
         &self,
         member: &MemberGuid,
+        accounts: &[AccountGuid],
         since: Date,
     ) -> Result<Vec<(String, TransactionGuid)>> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(String, String)> = on_writer!(self, |conn| {
-            sqlx::query_as(
-            "SELECT external_id, guid FROM transactions WHERE member_guid = $1 AND status = 'PENDING' AND date >= $2"
-        )
-        .bind(member.as_str())
-        .bind(since.to_string())
-        .fetch_all(&mut *conn)
-        .await
+            let mut qb = QueryBuilder::new("SELECT external_id, guid FROM transactions WHERE member_guid = ");
+            qb.push_bind(member.as_str().to_owned());
+            qb.push(" AND status = 'PENDING' AND date >= ").push_bind(since.to_string());
+            qb.push(" AND account_guid IN (");
+            let mut sep = qb.separated(", ");
+            for a in accounts {
+                sep.push_bind(a.as_str().to_owned());
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(&mut *conn).await
         })?;
         rows.into_iter()
             .map(|(e, g)| match TransactionGuid::parse(&g) {

@@ -120,6 +120,7 @@ async fn every_ofx_outcome_maps_to_its_status_and_mfa_resumes() {
             ("closed", "s3cret", "CLOSED", "closed"),
             ("mfa", "s3cret", "CHALLENGED", ""),
             ("token", "s3cret", "CHALLENGED", ""),
+            ("automfa", "s3cret", "CONNECTED", ""),
         ];
         let mut members = Vec::new();
         for (login, password, ..) in cases {

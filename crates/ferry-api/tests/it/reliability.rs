@@ -227,3 +227,48 @@ async fn new_credentials_supersede_what_the_old_ones_started() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ready_says_whether_the_database_answers_with_a_current_schema() {
+    each_backend(|app| async move {
+        let r = app.raw(Method::GET, "/ready", axum::body::Body::empty(), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body, json!("ready"));
+
+        // An older node's schema: the latest migration not applied.
+        behind_the_back(&app, "CREATE TABLE applied_copy AS SELECT * FROM ferry_migrations").await;
+        behind_the_back(&app, "DELETE FROM ferry_migrations WHERE version = (SELECT MAX(version) FROM ferry_migrations)").await;
+        let r = app.raw(Method::GET, "/ready", axum::body::Body::empty(), &[]).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
+        assert!(r.body.as_str().unwrap().contains("migrations pending"), "{r:?}");
+        assert_eq!(app.raw(Method::GET, "/health", axum::body::Body::empty(), &[]).await.status, StatusCode::OK, "still alive");
+        behind_the_back(
+            &app,
+            "INSERT INTO ferry_migrations SELECT * FROM applied_copy WHERE version NOT IN (SELECT version FROM ferry_migrations)",
+        )
+        .await;
+        assert_eq!(app.raw(Method::GET, "/ready", axum::body::Body::empty(), &[]).await.status, StatusCode::OK);
+
+        if !app.database_url.starts_with("sqlite:") {
+            // PostgreSQL stops answering for this database: connections refused, the pool's
+            // ones cut. Then it comes back.
+            let admin = std::env::var("FERRY_TEST_POSTGRES_URL").unwrap();
+            let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            let sql = |s: String| sqlx::raw_sql(sqlx::AssertSqlSafe(s));
+            sql(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")).execute(&mut conn).await.unwrap();
+            sql(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let r = app.raw(Method::GET, "/ready", axum::body::Body::empty(), &[]).await;
+            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
+            assert!(r.body.as_str().unwrap().contains("does not answer"), "{r:?}");
+            assert!(!r.body.to_string().contains("sqlx") && !r.body.to_string().contains("terminat"), "{r:?}");
+            sql(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).execute(&mut conn).await.unwrap();
+            let r = app.raw(Method::GET, "/ready", axum::body::Body::empty(), &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "back: {r:?}");
+        }
+    })
+    .await;
+}

@@ -207,3 +207,30 @@ async fn every_simplefin_outcome_maps_to_its_status() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn accounts_of_a_connection_that_needs_attention_keep_their_pending_transactions() {
+    each_backend(|app| async move {
+        let bank = fake(&app).await;
+        let user = app.user(None).await;
+        let guid = simplefin_member(&app, &user, &bank.setup_token("alice")).await;
+        app.work().await;
+        let pending = |txns: &[Value]| txns.iter().filter(|t| t["status"] == "PENDING").count();
+        let txns = list(&app, &format!("/users/{user}/members/{guid}/transactions"), "transactions").await;
+        assert_eq!(pending(&txns), 1);
+
+        // Bank A (the checking account with the pending transaction) needs attention at the
+        // Bridge: its accounts are left out of the answer, which says nothing about them.
+        bank.break_connection("alice", "CON-A");
+        app.clock.advance(time::Duration::hours(4));
+        app.post(&format!("/users/{user}/members/{guid}/aggregate"), json!({})).await;
+        assert_eq!(app.work().await, 1);
+        let m = member(&app, &user, &guid).await;
+        assert_eq!(m["connection_status"], "DEGRADED", "{m}");
+        assert!(m["connection_status_message"].as_str().unwrap().contains("Bank A may need attention"), "{m}");
+        let txns = list(&app, &format!("/users/{user}/members/{guid}/transactions"), "transactions").await;
+        assert_eq!(pending(&txns), 1, "the unreported account's pending transaction stays");
+        assert_eq!(txns.len(), 6);
+    })
+    .await;
+}

@@ -106,10 +106,18 @@ fn fitid(t: &StatementTransaction) -> String {
     if !t.fitid.trim().is_empty() {
         return t.fitid.trim().to_owned();
     }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (t.dtposted.date().to_string(), t.amount.to_string(), t.name.clone(), t.memo.clone()).hash(&mut h);
-    format!("h{:016x}", h.finish())
+    // SHA-256, not std's hasher, whose output may change between Rust releases (and with it
+    // every such id, duplicating the transactions).
+    use sha2::Digest;
+    let key = format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        t.dtposted.date(),
+        t.amount,
+        t.name.as_deref().unwrap_or_default(),
+        t.memo.as_deref().unwrap_or_default()
+    );
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    format!("h{}", digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 pub(crate) fn transaction(t: &StatementTransaction, account: &str, currency: &str) -> TransactionData {
@@ -166,9 +174,10 @@ pub(crate) fn investment(
         s.currency.trim().to_ascii_uppercase()
     };
     account.currency_code = currency.clone();
-    let market: Decimal = s.positions.iter().map(|p| p.mkt_val).sum();
+    // Checked: a hostile server's values must not overflow (a panic) the sum.
+    let market = s.positions.iter().try_fold(Decimal::ZERO, |acc, p| acc.checked_add(p.mkt_val));
     let cash = s.balance.as_ref().map(|b| b.availcash).unwrap_or_default();
-    account.balance = Some(market + cash);
+    account.balance = market.and_then(|m| m.checked_add(cash));
     account.available_balance = s.balance.as_ref().map(|b| b.availcash);
     let holdings = s
         .positions

@@ -171,6 +171,20 @@ impl OfxConnector {
                  operator may allow it with FERRY_CONNECTORS_ALLOW_LOOPBACK=1 or FERRY_CONNECTORS_ALLOW_PRIVATE=1).",
             )
         })?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if url.scheme() != "https" && !(loopback && self.policy.allow_loopback) {
+            // The password travels in the body: never over plain http to the world.
+            return Err(refused(
+                Failure::Failed,
+                "The institution's OFX server URL does not use HTTPS; Ferry does not send passwords without it. \
+                 The operator should fix its ofx_url.",
+            ));
+        }
         let mut ofx = request.to_ofx();
         if cfg.no_new_file_uid {
             ofx.header.new_file_uid = "NONE".into();
@@ -243,12 +257,8 @@ impl OfxConnector {
     }
 
     fn request(&self, cfg: &OfxConfig, s: &SessionState, items: Vec<Item>) -> Request {
-        let mut n = 0u32;
-        let stamp = s.now;
-        Request::new(s.version, self.signon(cfg, s), items, move || {
-            n += 1;
-            format!("FERRY-{stamp}-{n}")
-        })
+        // A fresh TRNUID for every transaction of every file: servers refuse a repeated one (2019).
+        Request::new(s.version, self.signon(cfg, s), items, || uuid::Uuid::new_v4().to_string().to_uppercase())
     }
 
     /// Reads the server's profile once (institutions with `profile = true`): some servers
@@ -297,7 +307,7 @@ impl OfxConnector {
         mut st: State,
     ) -> Result<LoginOutcome> {
         if st.mfa_first && s.mfa_answers.is_empty() && s.auth_token.is_none() {
-            return self.challenge(request, cfg, &s).await;
+            return self.challenge(request, cfg, s, st).await;
         }
         let mut response = self.exchange(cfg, &self.request(cfg, &s, vec![Item::account_info()])).await?;
         if response.signon.status.code == 2021
@@ -312,7 +322,11 @@ impl OfxConnector {
         }
         let status = &response.signon.status;
         if status.code == 3000 {
-            return self.challenge(request, cfg, &s).await;
+            if !s.mfa_answers.is_empty() {
+                // Answers were sent and the bank asks again: they were not accepted.
+                return Err(refused(Failure::Rejected, "The answers were not accepted. Try again."));
+            }
+            return self.challenge(request, cfg, s, st).await;
         }
         if status.code == 15512 {
             let state = ChallengeState { questions: Vec::new(), auth_token: true };
@@ -358,10 +372,29 @@ impl OfxConnector {
     }
 
     /// 3000: asks the server's questions; automatic ones are answered without the user.
-    async fn challenge(&self, request: &LoginRequest, cfg: &OfxConfig, s: &SessionState) -> Result<LoginOutcome> {
-        let response = self
-            .exchange(cfg, &self.request(cfg, s, vec![Item::MfaChallenge { dtclient: OfxDate::DateTime(request.now) }]))
-            .await?;
+    async fn challenge(
+        &self,
+        request: &LoginRequest,
+        cfg: &OfxConfig,
+        mut s: SessionState,
+        st: State,
+    ) -> Result<LoginOutcome> {
+        let item = Item::MfaChallenge { dtclient: OfxDate::DateTime(request.now) };
+        let response = self.exchange(cfg, &self.request(cfg, &s, vec![item])).await?;
+        // The challenge request signs on too: a refused sign-on is that refusal (a wrong
+        // password is DENIED, not "no questions").
+        let status = &response.signon.status;
+        if !matches!(status.code, 0 | 3000)
+            && let Some(r) = status_map::signon(status)
+        {
+            return Err(ConnectorError::Refused(r));
+        }
+        if response.signon.mfa_challenges.is_empty() {
+            return Err(refused(
+                Failure::Impeded,
+                "The bank asked for extra verification but sent no questions. Contact your bank.",
+            ));
+        }
         let questions: Vec<(String, String)> = response
             .signon
             .mfa_challenges
@@ -371,11 +404,16 @@ impl OfxConnector {
                 (c.phrase_id.clone(), c.label.clone().unwrap_or_else(|| format!("Security question {}", c.phrase_id)))
             })
             .collect();
-        if response.signon.mfa_challenges.is_empty() {
-            return Err(refused(
-                Failure::Impeded,
-                "The bank asked for extra verification but sent no questions. Contact your bank.",
-            ));
+        let automatic: Vec<(String, String)> = response
+            .signon
+            .mfa_challenges
+            .iter()
+            .filter_map(|c| automatic_answer(&c.phrase_id, request.now).map(|a| (c.phrase_id.clone(), a)))
+            .collect();
+        if questions.is_empty() {
+            // Only questions Ferry answers itself: sign on again with the answers, no user.
+            s.mfa_answers = automatic;
+            return Box::pin(self.sign_on(request, cfg, s, st)).await;
         }
         let challenges = questions
             .iter()
@@ -389,20 +427,23 @@ impl OfxConnector {
                 options: Vec::new(),
             })
             .collect();
-        let auto: Vec<String> = response.signon.mfa_challenges.iter().map(|c| c.phrase_id.clone()).collect();
         let mut state = ChallengeState { questions, auth_token: false };
         // Automatic phrases come back with the answers: keep them as questions without a label.
-        for id in auto {
-            if automatic_answer(&id, request.now).is_some() {
-                state.questions.push((id, String::new()));
-            }
+        for (id, _) in automatic {
+            state.questions.push((id, String::new()));
         }
         Ok(LoginOutcome::Challenged { challenges, state: serde_json::to_string(&state).unwrap_or_default() })
     }
 
     fn prepare(&self, request: &LoginRequest) -> Result<(OfxConfig, SessionState, State)> {
         let cfg = config_of(&request.config)?;
-        let st: State = request.state.as_ref().and_then(|s| serde_json::from_str(s.expose()).ok()).unwrap_or_default();
+        // A state that cannot be read is our fault, never a reason to mint a new CLIENTUID
+        // (the bank approved the old one).
+        let st: State = match &request.state {
+            None => State::default(),
+            Some(s) => serde_json::from_str(s.expose())
+                .map_err(|_| ConnectorError::Internal("the member's OFX state cannot be read".into()))?,
+        };
         let get = |f: &str| request.credentials.get(f).map(|v| v.expose().to_owned()).unwrap_or_default();
         let (user_id, user_pass) = (get(LOGIN_FIELD), get(PASSWORD_FIELD));
         if user_id.trim().is_empty() || user_pass.is_empty() {
@@ -514,14 +555,13 @@ impl Connector for OfxConnector {
             serde_json::from_str(&session.state).map_err(|_| ConnectorError::Other("malformed OFX session".into()))?;
         let cfg = config_of(&s.config)?;
         let infos: Vec<AccountInfo> = s.accounts.iter().filter_map(KnownAccount::info).collect();
+        let today = OffsetDateTime::from_unix_timestamp(s.now).map(|t| t.date()).unwrap_or(Date::MIN);
         let (start, end) = match request.transactions {
-            Some((from, to)) => (Some(from), Some(to)),
+            // Never a DTEND in the future: strict servers refuse the range (2020, 2027).
+            Some((from, to)) => (Some(from), Some(to.min(today))),
             None => (Some(OffsetDateTime::from_unix_timestamp(s.now).map(|t| t.date()).unwrap_or(Date::MIN)), None),
         };
-        let items: Vec<Item> = infos
-            .iter()
-            .map(|info| statement_item(info, &cfg, start, end, request.holdings || request.transactions.is_some()))
-            .collect();
+        let items: Vec<Item> = infos.iter().map(|info| statement_item(info, &cfg, start, end)).collect();
         let ofx_request = self.request(&cfg, &s, items);
         let response = self.exchange(&cfg, &ofx_request).await?;
         if let Some(r) = status_map::signon(&response.signon.status) {
@@ -578,13 +618,7 @@ fn fallback_version(version: u16) -> Option<u16> {
     }
 }
 
-fn statement_item(
-    info: &AccountInfo,
-    cfg: &OfxConfig,
-    start: Option<Date>,
-    end: Option<Date>,
-    positions: bool,
-) -> Item {
+fn statement_item(info: &AccountInfo, cfg: &OfxConfig, start: Option<Date>, end: Option<Date>) -> Item {
     let dtstart = start.map(OfxDate::Date);
     let dtend = end.map(OfxDate::Date);
     match &info.account {
@@ -604,7 +638,8 @@ fn statement_item(
             acct_id: acct_id.clone(),
             dtstart,
             dtend,
-            include_positions: positions,
+            // Always: an investment account's balance is its positions plus its cash.
+            include_positions: true,
             include_balance: true,
         }),
     }
