@@ -69,6 +69,13 @@ impl Service {
         Ok(true)
     }
 
+    /// Hands back what a stopping process holds (its workers are named `<prefix>-...`): its
+    /// running jobs become claimable at once, its claimed deliveries too. Call it after the
+    /// process's workers and deliverer have stopped.
+    pub async fn release_process(&self, prefix: &str) -> Result<(u64, u64)> {
+        Ok(self.db().release_leases(prefix, self.now()).await?)
+    }
+
     /// Runs jobs until none is left (tests drive the queue with this, never with sleeps).
     pub async fn run_until_idle(&self) -> Result<usize> {
         let mut n = 0;

@@ -370,6 +370,31 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Hands back at once what a stopping process holds: its running jobs (their leases end
+    /// now, so any worker claims them) and its claimed webhook deliveries. `owner_prefix` is
+    /// the process's part of its workers' names. Returns (jobs, deliveries) handed back.
+    pub async fn release_leases(&self, owner_prefix: &str, now: time::OffsetDateTime) -> Result<(u64, u64)> {
+        let pattern = format!("{}-%", owner_prefix.replace(['%', '_', '\\'], ""));
+        let expired = to_micros(now) - 1;
+        let jobs = on_writer!(self, |conn| sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE status = 'RUNNING' AND lease_owner LIKE $2"
+        )
+        .bind(expired)
+        .bind(&pattern)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let deliveries = on_writer!(self, |conn| sqlx::query(
+            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE status = 'PENDING' AND lease_owner LIKE $1"
+        )
+        .bind(&pattern)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok((jobs, deliveries))
+    }
+
     /// The sealed continuation of a job.
     pub async fn job_sealed_state(&self, guid: &JobGuid) -> Result<Option<SealedState>> {
         let row: Option<(Option<String>, Option<String>)> =

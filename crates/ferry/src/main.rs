@@ -3,6 +3,7 @@
 mod catalog;
 mod config;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -272,14 +273,14 @@ async fn main() -> Result<()> {
     match cli.command {
         Command::Serve { listen, workers, no_workers } => serve(db, &cli.database, listen, &workers, no_workers).await,
         Command::Worker { workers } => {
-            let service = service(db, &cli.database, &workers)?;
-            let mut handles = spawn_workers(&service, workers.workers);
-            handles.push(spawn_deliverer(&service));
+            let service = service(db.clone(), &cli.database, &workers)?;
+            let process = process_name();
+            let mut handles = spawn_workers(&service, &process, workers.workers);
+            handles.push(spawn_deliverer(&service, &process));
             println!("Ferry running {} aggregation worker(s) and a webhook deliverer", handles.len() - 1);
             shutdown_signal().await;
-            for h in handles {
-                h.abort();
-            }
+            stop_and_release(&service, &process, handles).await;
+            db.close().await;
             Ok(())
         }
         Command::Migrate => {
@@ -392,8 +393,7 @@ fn with_connectors(service: Service, policy: ferry_connector::net::AddressPolicy
 /// Starts `n` worker loops. A job that fails to run stays leased and is retried by whichever
 /// worker finds its lease expired; a worker that finds nothing waits for a job queued in this
 /// process or for the poll interval (jobs queued by other processes).
-fn spawn_workers(service: &Service, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
-    let process = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
+fn spawn_workers(service: &Service, process: &str, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
     (0..n)
         .map(|i| {
             let service = service.clone();
@@ -428,11 +428,12 @@ async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs,
         workers.public_url = Some(format!("http://{host}:{}", local.port()));
     }
     let service = service(db.clone(), database_url, &workers)?;
+    let process = process_name();
     let handles = if no_workers {
         Vec::new()
     } else {
-        let mut h = spawn_workers(&service, workers.workers);
-        h.push(spawn_deliverer(&service));
+        let mut h = spawn_workers(&service, &process, workers.workers);
+        h.push(spawn_deliverer(&service, &process));
         h
     };
     if service.count_clients().await? == 0 {
@@ -444,12 +445,55 @@ async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs,
     }
     println!("Ferry listening on http://{local} ({})", db.backend());
     tracing::info!(%local, backend = db.backend(), "listening");
-    axum::serve(listener, ferry_api::router(service)).with_graceful_shutdown(shutdown_signal()).await?;
-    for h in handles {
-        h.abort();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut until_stopped = stopping.clone();
+    let server = axum::serve(listener, ferry_api::router(service.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = until_stopped.wait_for(|s| *s).await;
+        })
+        .into_future();
+    let server = tokio::spawn(server);
+    shutdown_signal().await;
+    // Stop accepting; then stop the workers and hand their jobs back at once (another node
+    // takes them now, not when their leases run out); then let in-flight requests finish, for
+    // at most SHUTDOWN_GRACE.
+    let _ = stop.send(true);
+    stop_and_release(&service, &process, handles).await;
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
+        Err(_) => tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}: stopping anyway"),
     }
     db.close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// How long a stopping server waits for requests in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// This process's part of its workers' names: the pid and a random tag (pids repeat across
+/// machines and restarts).
+fn process_name() -> String {
+    format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()))
+}
+
+/// Stops the worker and deliverer tasks (a job mid-way is dropped: jobs are idempotent), then
+/// hands back what they held.
+async fn stop_and_release(service: &Service, process: &str, handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    match service.release_process(process).await {
+        Ok((jobs, deliveries)) => tracing::info!(jobs, deliveries, "handed back running jobs and claimed deliveries"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not hand back jobs; they are claimed again when their leases run out")
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -518,9 +562,9 @@ async fn clients(db: Db, command: ClientsCommand) -> Result<()> {
 }
 
 /// Delivers webhooks: claims due deliveries, sends them, and waits for more.
-fn spawn_deliverer(service: &Service) -> tokio::task::JoinHandle<()> {
+fn spawn_deliverer(service: &Service, process: &str) -> tokio::task::JoinHandle<()> {
     let service = service.clone();
-    let name = format!("{}-{}-deliverer", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
+    let name = format!("{process}-deliverer");
     tokio::spawn(async move {
         loop {
             match service.deliver_once(&name).await {

@@ -335,3 +335,100 @@ fn two_processes_deliver_from_one_postgres_database_without_duplicates() {
     psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGTERM to a node with a job running: it stops accepting, hands the job back at once (not
+/// after the 60 s lease), and exits 0; another node takes the job within a second, and the
+/// member connects. Needs FERRY_TEST_POSTGRES_URL and psql.
+#[test]
+fn sigterm_hands_running_jobs_to_another_node_at_once() {
+    let Ok(admin) = std::env::var("FERRY_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: FERRY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("ferry_sigterm_{}", rand_suffix() % 1_000_000_000);
+    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin).to_owned();
+    let psql = |db: &str, sql: &str| {
+        let out =
+            Command::new("psql").args([format!("{base}/{db}").as_str(), "-qAtX", "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    psql("postgres", &format!("CREATE DATABASE {name}"));
+    let db_url = format!("{base}/{name}");
+    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let dir = temp_dir();
+    let mut node_a = Server::start_with(&db_url, &dir.join("a.log"), &[("FERRY_MASTER_KEY", key)]);
+    let created =
+        ferry(&db_url).args(["clients", "create", "term", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, body) = node_a.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+    let user = body["user"]["guid"].as_str().unwrap().to_owned();
+    // `slow`: a 3-second login, so the job is running when the signal comes.
+    let body = json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "slow" } ] } });
+    let (status, body) = node_a.request("POST", &format!("/users/{user}/members"), &auth, Some(&body));
+    assert_eq!(status, 202, "{body}");
+    let member = body["member"]["guid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let owner_a = loop {
+        let owner = psql(&name, "SELECT COALESCE(lease_owner, '') FROM jobs WHERE status = 'RUNNING'");
+        if !owner.is_empty() {
+            break owner;
+        }
+        assert!(Instant::now() < deadline, "node A never claimed the job");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    // Node B: workers only, on the same database.
+    let node_b = Killed(
+        ferry(&db_url)
+            .arg("worker")
+            .env("FERRY_MASTER_KEY", key)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("b.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+
+    let signalled = Instant::now();
+    let kill = Command::new("kill").args(["-TERM", &node_a.child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let exit = loop {
+        if let Some(status) = node_a.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(15), "node A did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "node A exits 0: {exit:?}");
+    let stopped = signalled.elapsed();
+    let taken = loop {
+        let owner = psql(&name, "SELECT COALESCE(lease_owner, '') FROM jobs");
+        if !owner.is_empty() && owner != owner_a {
+            break signalled.elapsed();
+        }
+        assert!(signalled.elapsed() < stopped + Duration::from_secs(5), "node B never took the job (owner {owner})");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(taken < stopped + Duration::from_secs(1), "taken {taken:?} after the signal; A stopped after {stopped:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = psql(
+            &name,
+            &format!("SELECT connection_status || ' ' || is_being_aggregated FROM members WHERE guid = '{member}'"),
+        );
+        if s == "CONNECTED false" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the member never connected: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(dir.join("a.log")).unwrap();
+    assert!(log.contains("handed back running jobs"), "{log}");
+    drop(node_b);
+    psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
