@@ -269,6 +269,23 @@ impl Db {
         Ok(applied >= latest)
     }
 
+    /// Writes a consistent copy of a SQLite database to `path` while the server keeps serving
+    /// (`VACUUM INTO` from a read connection: one snapshot, writers not blocked). `Ok(false)`
+    /// on PostgreSQL, whose operator backs up with its own tools.
+    pub async fn backup_to(&self, path: &str) -> Result<bool> {
+        match self {
+            Db::Sqlite(_) => {
+                on_reader!(self, |conn| sqlx::query("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ()))?;
+                Ok(true)
+            }
+            Db::Postgres(_) => Ok(false),
+        }
+    }
+
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         on_reader!(self, |conn| sqlx::query("SELECT 1").execute(&mut *conn).await.map(|_| ()))?;

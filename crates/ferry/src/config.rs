@@ -41,6 +41,14 @@ pub fn keyring_for(database_url: &str) -> Result<Keyring> {
     Ok(Keyring::new(&current, &previous))
 }
 
+/// The key file of a SQLite database URL, if its key lives in one.
+pub fn key_file(database_url: &str) -> Option<PathBuf> {
+    match sqlite_key_path(database_url)? {
+        KeyPlace::File(p) => Some(p),
+        KeyPlace::Ephemeral => None,
+    }
+}
+
 enum KeyPlace {
     File(PathBuf),
     Ephemeral,

@@ -47,6 +47,11 @@ enum Command {
     },
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database (and its key file) while it serves.
+    Backup {
+        /// Where the copy goes (must not exist); the key file goes beside it as PATH.key.
+        path: std::path::PathBuf,
+    },
     /// Manage clients (tenants) and their API keys.
     Clients {
         #[command(subcommand)]
@@ -287,6 +292,7 @@ async fn main() -> Result<()> {
             println!("database is up to date ({})", db.backend());
             Ok(())
         }
+        Command::Backup { path } => backup(&db, &cli.database, &path).await,
         Command::Clients { command } => clients(db, command).await,
         Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
         Command::Institutions { command: InstitutionsCommand::Import { file, json } } => {
@@ -467,6 +473,38 @@ async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs,
     }
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `ferry backup PATH`: the database copied with `VACUUM INTO`, and the key file beside the
+/// database (if the key comes from one) copied to `PATH.key`, so the two stay together.
+async fn backup(db: &Db, database_url: &str, path: &std::path::Path) -> Result<()> {
+    if path.exists() {
+        anyhow::bail!("{} already exists; choose a new path", path.display());
+    }
+    let target = path.to_str().context("the backup path must be valid UTF-8")?;
+    if !db.backup_to(target).await.context("the backup failed")? {
+        println!(
+            "PostgreSQL: back up with its own tools, e.g. `pg_dump --format=custom --file=ferry.dump DATABASE`, and keep FERRY_MASTER_KEY with the dump: without it no credential can be opened."
+        );
+        return Ok(());
+    }
+    println!("database copied to {}", path.display());
+    match config::key_file(database_url) {
+        Some(key) if std::env::var("FERRY_MASTER_KEY").map_or(true, |k| k.trim().is_empty()) && key.exists() => {
+            let copy = std::path::PathBuf::from(format!("{target}.key"));
+            std::fs::copy(&key, &copy).with_context(|| format!("copying the key file to {}", copy.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600))?;
+            }
+            println!("master key copied to {} (keep it with the copy; restore both together)", copy.display());
+        }
+        _ => println!(
+            "the master key comes from FERRY_MASTER_KEY: keep it with this copy, or no credential can be opened"
+        ),
+    }
     Ok(())
 }
 

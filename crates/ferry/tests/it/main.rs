@@ -432,3 +432,47 @@ fn sigterm_hands_running_jobs_to_another_node_at_once() {
     psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `ferry backup PATH` while the server runs: the copy and its key restore together, and the
+/// restored server opens the member's credentials (it aggregates with them).
+#[test]
+fn a_backup_restores_with_its_key_and_opens_the_credentials() {
+    let dir = temp_dir();
+    let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
+    let server = Server::start(&db_url, &dir.join("server.log"));
+    let created = ferry(&db_url).args(["clients", "create", "backup", "--json"]).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+    let user = body["user"]["guid"].as_str().unwrap().to_owned();
+    let body = json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
+    let (status, body) = server.request("POST", &format!("/users/{user}/members"), &auth, Some(&body));
+    assert_eq!(status, 202, "{body}");
+    let member = body["member"]["guid"].as_str().unwrap().to_owned();
+    let path = format!("/users/{user}/members/{member}");
+    let first = wait_for(&server, &auth, &path, 30, |m| {
+        m["connection_status"] == "CONNECTED" && m["is_being_aggregated"] == false
+    });
+
+    let copy = dir.join("copy").join("backup.db");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let out = ferry(&db_url).arg("backup").arg(&copy).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let key_copy = dir.join("copy").join("backup.db.key");
+    assert_eq!(std::fs::read(&key_copy).unwrap(), std::fs::read(dir.join("ferry.db.key")).unwrap());
+    let again = ferry(&db_url).arg("backup").arg(&copy).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"), "{again:?}");
+    drop(server);
+
+    // Restore: the copy and its key, somewhere else; the member aggregates with its credentials.
+    let restored_url = format!("sqlite://{}", copy.display());
+    let restored = Server::start(&restored_url, &dir.join("restored.log"));
+    let (status, _) = restored.request("POST", &format!("{path}/aggregate"), &auth, Some(&json!({})));
+    assert_eq!(status, 202);
+    let after = wait_for(&restored, &auth, &path, 30, |m| {
+        m["is_being_aggregated"] == false && m["successfully_aggregated_at"] != first["successfully_aggregated_at"]
+    });
+    assert_eq!(after["connection_status"], "CONNECTED", "{after}");
+}
