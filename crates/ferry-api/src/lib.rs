@@ -64,6 +64,7 @@ fn common_layers(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(request_id))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(dialect::panic_response))
 }
 
@@ -83,6 +84,28 @@ async fn ready(axum::extract::State(service): axum::extract::State<Service>) -> 
             (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response()
         }
     }
+}
+
+/// Every request gets an id: the caller's `X-Request-Id` when it is sane (1 to 128 characters
+/// of letters, digits and `-_.:`), else a new one. It is in the span of everything logged while
+/// the request is handled, and in the response's `X-Request-Id`.
+async fn request_id(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let sane =
+        |s: &&str| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(sane)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(req).instrument(span).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
 }
 
 /// One line per request: method, route template (not the raw path, which may carry partner

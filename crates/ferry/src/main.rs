@@ -337,13 +337,18 @@ async fn main() -> Result<()> {
     }
 }
 
+/// Logs to stderr: text by default, one JSON object per line with `FERRY_LOG_FORMAT=json`
+/// (fields of the enclosing spans, such as a request's `request_id`, included).
 fn init_logging() {
     let filter = std::env::var("FERRY_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if std::env::var("FERRY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
 }
 
 /// A service for catalog commands: the connectors registered (they check settings and name

@@ -107,3 +107,24 @@ async fn review_edge_cases() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    each_backend(|app| async move {
+        let r = app.get("/users").await;
+        let id = r.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 32, "a new id: {id}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        let mine = app
+            .raw(axum::http::Method::GET, "/health", axum::body::Body::empty(), &[("x-request-id", "trace-42.a:b_c")])
+            .await;
+        assert_eq!(mine.headers["x-request-id"], "trace-42.a:b_c", "a sane id is kept");
+        let long = "x".repeat(129);
+        for bad in ["has space", "semi;colon", long.as_str()] {
+            let r =
+                app.raw(axum::http::Method::GET, "/health", axum::body::Body::empty(), &[("x-request-id", bad)]).await;
+            assert_ne!(r.headers["x-request-id"], bad, "an odd id is replaced");
+        }
+    })
+    .await;
+}

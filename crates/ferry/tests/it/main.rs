@@ -476,3 +476,29 @@ fn a_backup_restores_with_its_key_and_opens_the_credentials() {
     });
     assert_eq!(after["connection_status"], "CONNECTED", "{after}");
 }
+
+/// `FERRY_LOG_FORMAT=json`: one JSON object per line, each request's with its request id.
+#[test]
+fn json_logs_carry_the_request_id() {
+    let dir = temp_dir();
+    let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
+    let log = dir.join("server.log");
+    let server = Server::start_with(&db_url, &log, &[("FERRY_LOG_FORMAT", "json")]);
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(stream, "GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-77\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.to_ascii_lowercase().contains("x-request-id: trace-77"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<Value> =
+            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect(l)).collect();
+        if lines.iter().any(|l| l["span"]["request_id"] == "trace-77" && l["fields"]["route"] == "/health") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no JSON line with the request id: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
