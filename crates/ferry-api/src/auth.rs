@@ -21,7 +21,7 @@ impl FromRequestParts<Service> for Auth {
         // Atrium's headers carry the same client credentials.
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
         if let (Some(key), Some(id)) = (header("mx-api-key"), header("mx-client-id")) {
-            return Ok(Auth(service.authenticate(id, key).await?));
+            return admitted(parts, service.authenticate(id, key).await?);
         }
         if parts.headers.contains_key("mx-api-key") || parts.headers.contains_key("mx-client-id") {
             return Err(ApiError::new(
@@ -43,6 +43,14 @@ impl FromRequestParts<Service> for Auth {
         let decoded = STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
         let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (id, key) = decoded.split_once(':').ok_or_else(unauthorized)?;
-        Ok(Auth(service.authenticate(id, key).await?))
+        admitted(parts, service.authenticate(id, key).await?)
     }
+}
+
+/// The client, when its request rate allows one more request.
+fn admitted(parts: &Parts, client: Client) -> Result<Auth, ApiError> {
+    if let Some(limiter) = parts.extensions.get::<crate::limits::Limiter>() {
+        limiter.admit(client.id.as_str())?;
+    }
+    Ok(Auth(client))
 }

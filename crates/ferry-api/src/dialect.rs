@@ -53,6 +53,7 @@ pub fn with_fallbacks(router: Router<Service>) -> Router<Service> {
                 format!("{} is not allowed on {}", req.method(), req.uri().path()),
             )
         })
+        .layer(axum::middleware::from_fn(crate::limits::failed_auth))
 }
 
 /// The answer to a panic: a 500 that says nothing of its cause.

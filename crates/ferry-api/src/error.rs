@@ -18,6 +18,8 @@ pub struct ApiError {
     pub guid: Option<String>,
     /// The field at fault, as the core names it, for dialects that name it otherwise.
     pub field: Option<FieldProblem>,
+    /// Seconds to wait, on a 429 (its `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// A wrong field of the input: the core's name for it, where in it, and what is wrong.
@@ -38,7 +40,7 @@ pub fn platform_field(field: &'static str) -> &'static str {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), guid: None, field: None }
+        Self { status, message: message.into(), guid: None, field: None, retry_after: None }
     }
 
     /// The message with the field named by `names` (a dialect's words for the core's fields).
@@ -69,7 +71,9 @@ impl From<Error> for ApiError {
             }
             Error::Unauthorized => ApiError::new(StatusCode::UNAUTHORIZED, "the client id and API key do not match"),
             Error::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found")),
-            Error::Conflict { message, guid } => ApiError { status: StatusCode::CONFLICT, message, guid, field: None },
+            Error::Conflict { message, guid } => {
+                ApiError { status: StatusCode::CONFLICT, message, guid, field: None, retry_after: None }
+            }
             internal => {
                 // The cause goes to the log; the caller learns nothing about the internals.
                 tracing::error!(error = %internal, "request failed");
@@ -94,6 +98,9 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(typed);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ferry\""));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -7,6 +7,7 @@ mod auth;
 mod dialect;
 mod error;
 mod extract;
+pub mod limits;
 mod nexus;
 mod oauth;
 mod platform;
@@ -30,6 +31,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// another dialect (by its auth headers or media type) goes to that dialect's router whole,
 /// before any routing, so each dialect owns its paths, errors and media types.
 pub fn router(service: Service) -> Router {
+    router_with(service, limits::Limits::default())
+}
+
+/// The application with these limits.
+pub fn router_with(service: Service, limits: limits::Limits) -> Router {
+    let limiter = limits::Limiter::new(limits);
+    let common_layers = |r: Router| common_layers(r).layer(axum::Extension(limiter.clone()));
     let platform = common_layers(
         dialect::with_fallbacks(
             Router::new()

@@ -79,7 +79,12 @@ async fn nexus_shapes(req: Request, next: Next) -> Response {
         None => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let status = if status == StatusCode::CONFLICT { StatusCode::UNPROCESSABLE_ENTITY } else { status };
-    error_response(status, &message)
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let mut shaped = error_response(status, &message);
+    if let Some(v) = retry_after {
+        shaped.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    shaped
 }
 
 /// Nexus's names for the core's fields.
@@ -115,7 +120,12 @@ impl FromRequestParts<Service> for Session {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "MD-SESSION-TOKEN is required"))?;
         match service.session(token).await {
-            Ok((client, user)) => Ok(Session(client, user)),
+            Ok((client, user)) => {
+                if let Some(limiter) = parts.extensions.get::<crate::limits::Limiter>() {
+                    limiter.admit(client.id.as_str())?;
+                }
+                Ok(Session(client, user))
+            }
             Err(ferry_core::Error::Unauthorized) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "the session has expired or does not exist; open a new one",

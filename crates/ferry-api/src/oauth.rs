@@ -62,6 +62,17 @@ fn error_page(e: OAuthPageError) -> Response {
     page(status, "We could not finish connecting", &format!("<p>{}</p>", escape(&e.message)))
 }
 
+/// An error page for a state that does not exist (or no longer): guessing states counts as
+/// failed authentication.
+fn state_error_page(e: OAuthPageError) -> Response {
+    let unknown = matches!(e.status, 404 | 410);
+    let mut r = error_page(e);
+    if unknown {
+        r.extensions_mut().insert(crate::limits::AuthFailure);
+    }
+    r
+}
+
 fn redirect(to: &str) -> Response {
     match HeaderValue::from_str(to) {
         Ok(v) => {
@@ -77,7 +88,7 @@ fn redirect(to: &str) -> Response {
 async fn start(State(s): State<Service>, Path(state): Path<String>) -> Response {
     match s.oauth_start(&state).await {
         Ok(url) => redirect(&url),
-        Err(e) => error_page(e),
+        Err(e) => state_error_page(e),
     }
 }
 
@@ -86,7 +97,7 @@ async fn callback(State(s): State<Service>, RawQuery(q): RawQuery) -> Response {
     let get = |k: &str| q.get(k).map(String::as_str);
     match s.oauth_callback(get("state"), get("code"), get("error")).await {
         Ok(done) => finished(&done),
-        Err(e) => error_page(e),
+        Err(e) => state_error_page(e),
     }
 }
 

@@ -39,6 +39,8 @@ enum Command {
         /// Serve the API only; run aggregation in separate `ferry worker` processes.
         #[arg(long, env = "FERRY_NO_WORKERS")]
         no_workers: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run aggregation workers only (to scale out next to `serve --no-workers`).
     Worker {
@@ -67,6 +69,32 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+}
+
+/// Request limits, kept in each node's memory.
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// Failed authentications a source address may make in a minute; then 429 until the minute
+    /// ends (0: no limit).
+    #[arg(long, env = "FERRY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    auth_failures_per_minute: u32,
+    /// Requests each client may make, as COUNT/s, COUNT/min or COUNT/h (e.g. 500/s); off unless set.
+    #[arg(long, env = "FERRY_RATE_LIMIT")]
+    rate_limit: Option<ferry_api::limits::Rate>,
+    /// Count requests against the last X-Forwarded-For address (set only behind a reverse proxy
+    /// that writes it).
+    #[arg(long, env = "FERRY_TRUST_FORWARDED_FOR", value_parser = clap::builder::BoolishValueParser::new())]
+    trust_forwarded_for: bool,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> ferry_api::limits::Limits {
+        ferry_api::limits::Limits {
+            failed_auth_per_minute: self.auth_failures_per_minute,
+            client_rate: self.rate_limit,
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -276,7 +304,9 @@ async fn main() -> Result<()> {
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
     db.migrate().await.context("cannot migrate the database")?;
     match cli.command {
-        Command::Serve { listen, workers, no_workers } => serve(db, &cli.database, listen, &workers, no_workers).await,
+        Command::Serve { listen, workers, no_workers, limits } => {
+            serve(db, &cli.database, listen, &workers, no_workers, limits.limits()).await
+        }
         Command::Worker { workers } => {
             let service = service(db.clone(), &cli.database, &workers)?;
             let process = process_name();
@@ -425,7 +455,14 @@ fn spawn_workers(service: &Service, process: &str, n: usize) -> Vec<tokio::task:
         .collect()
 }
 
-async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs, no_workers: bool) -> Result<()> {
+async fn serve(
+    db: Db,
+    database_url: &str,
+    listen: String,
+    workers: &WorkerArgs,
+    no_workers: bool,
+    limits: ferry_api::limits::Limits,
+) -> Result<()> {
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
     let listener =
@@ -458,7 +495,9 @@ async fn serve(db: Db, database_url: &str, listen: String, workers: &WorkerArgs,
     tracing::info!(%local, backend = db.backend(), "listening");
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut until_stopped = stopping.clone();
-    let server = axum::serve(listener, ferry_api::router(service.clone()))
+    let app =
+        ferry_api::router_with(service.clone(), limits).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = until_stopped.wait_for(|s| *s).await;
         })

@@ -11,6 +11,7 @@ mod dialects;
 mod errors;
 mod institutions;
 mod isolation;
+mod limits;
 mod member_data;
 mod members;
 mod nexus;

@@ -111,7 +111,13 @@ impl TestApp {
                     std::time::Duration::from_secs(10),
                 )),
             );
-        tokio::spawn(axum::serve(listener, ferry_api::router(service.clone())).into_future());
+        tokio::spawn(
+            axum::serve(
+                listener,
+                ferry_api::router(service.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .into_future(),
+        );
         let (client, key) = service.create_client("test").await.expect("client");
         let (other, other_key) = service.create_client("other").await.expect("other client");
         TestApp {
