@@ -37,7 +37,8 @@ pub fn router(service: Service) -> Router {
 /// The application with these limits.
 pub fn router_with(service: Service, limits: limits::Limits) -> Router {
     let limiter = limits::Limiter::new(limits);
-    let common_layers = |r: Router| common_layers(r).layer(axum::Extension(limiter.clone()));
+    let common_layers =
+        |r: Router, dialect: &'static str| common_layers(r, dialect).layer(axum::Extension(limiter.clone()));
     let platform = common_layers(
         dialect::with_fallbacks(
             Router::new()
@@ -48,9 +49,10 @@ pub fn router_with(service: Service, limits: limits::Limits) -> Router {
                 .merge(admin::routes()),
         )
         .with_state(service.clone()),
+        "platform",
     );
-    let nexus = common_layers(nexus::router(service.clone()));
-    let atrium = common_layers(atrium::router(service));
+    let nexus = common_layers(nexus::router(service.clone()), "nexus");
+    let atrium = common_layers(atrium::router(service), "atrium");
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
         let target = if nexus::is_nexus(req.headers()) {
             nexus.clone()
@@ -66,12 +68,12 @@ pub fn router_with(service: Service, limits: limits::Limits) -> Router {
     }))
 }
 
-/// What every dialect shares: the body limit, the request log line, and caught panics (of the
-/// layers outside the dialect's own router, which catches its handlers').
-fn common_layers(router: Router) -> Router {
+/// What every dialect shares: the body limit, the request log line and metrics, and caught
+/// panics (of the layers outside the dialect's own router, which catches its handlers').
+fn common_layers(router: Router, dialect: &'static str) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(move |req, next| log_request(dialect, req, next)))
         .layer(middleware::from_fn(request_id))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(dialect::panic_response))
 }
@@ -117,13 +119,38 @@ async fn request_id(req: Request, next: Next) -> Response {
 }
 
 /// One line per request: method, route template (not the raw path, which may carry partner
-/// ids), status and latency. Bodies and headers are never logged.
-async fn log_request(req: Request, next: Next) -> Response {
+/// ids), status and latency. Bodies and headers are never logged. The same, counted:
+/// `ferry_http_requests_total{dialect,route,status}` and
+/// `ferry_http_request_duration_seconds{dialect,route}`, by route template too.
+async fn log_request(dialect: &'static str, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "<unmatched>".into());
     let response = next.run(req).await;
-    tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    let route = format!("{method} {route}");
+    metrics::histogram!("ferry_http_request_duration_seconds", "dialect" => dialect, "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    metrics::counter!("ferry_http_requests_total", "dialect" => dialect, "route" => route, "status" => status_label(status))
+        .increment(1);
     response
+}
+
+/// A status code as a label, without allocating for the common ones.
+fn status_label(status: u16) -> metrics::SharedString {
+    match status {
+        200 => "200".into(),
+        202 => "202".into(),
+        204 => "204".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        404 => "404".into(),
+        409 => "409".into(),
+        429 => "429".into(),
+        500 => "500".into(),
+        other => other.to_string().into(),
+    }
 }

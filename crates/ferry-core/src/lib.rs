@@ -11,6 +11,7 @@ mod error;
 mod institutions;
 mod jobs;
 mod members;
+mod metrics;
 mod oauth;
 mod pull;
 mod refs;

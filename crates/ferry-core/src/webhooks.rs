@@ -367,6 +367,15 @@ impl Service {
         let outcome = AttemptOutcome { at, status_code, error, micros, status, next_attempt_at: next };
         if !self.db().record_attempt(d, token, &outcome).await? {
             tracing::warn!(event = %d.event_guid, "a delivery's lease ran out before its outcome was recorded");
+            return Ok(());
+        }
+        match status {
+            "DELIVERED" => {
+                let lag = (self.now() - ferry_store::from_micros(d.event_created_at)).as_seconds_f64();
+                crate::metrics::delivery_attempted("delivered", Some(lag));
+            }
+            "FAILED" => crate::metrics::delivery_attempted("failed", None),
+            _ => crate::metrics::delivery_attempted("retrying", None),
         }
         Ok(())
     }

@@ -55,10 +55,16 @@ impl Service {
             return Ok(false);
         };
         if job.attempts > MAX_ATTEMPTS {
+            let job_type = job.job_type;
             self.give_up(job, worker).await?;
+            crate::metrics::job_ran(job_type, "given_up");
             return Ok(true);
         }
-        if let Err(e) = self.run_job(job.clone(), worker).await {
+        let started = std::time::Instant::now();
+        let result = self.run_job(job.clone(), worker).await;
+        crate::metrics::job_duration(job.job_type, started.elapsed().as_secs_f64());
+        if let Err(e) = result {
+            crate::metrics::job_ran(job.job_type, "error");
             // Our fault, not the institution's: the member keeps its status, and the job stays
             // RUNNING under this worker's lease, to be claimed again when the lease runs out.
             tracing::error!(
@@ -233,6 +239,7 @@ impl Service {
                 // False: lost the lease, another worker has the job now.
                 if self.db().change_job(&change).await? {
                     self.events_written();
+                    crate::metrics::job_ran(job.job_type, "challenged");
                 }
                 Ok(())
             }
@@ -362,6 +369,8 @@ impl Service {
         };
         if self.db().change_job(&change).await? {
             self.events_written();
+            let outcome = if job.status == JobStatus::Succeeded { "succeeded" } else { "failed" };
+            crate::metrics::job_ran(job.job_type, outcome);
         }
         Ok(())
     }

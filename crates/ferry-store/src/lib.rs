@@ -28,6 +28,7 @@ mod progress;
 mod reconcile;
 mod records;
 mod sessions;
+mod stats;
 mod transactions;
 mod users;
 mod webhooks;
@@ -41,6 +42,7 @@ pub use migrations::MIGRATIONS;
 pub use oauth::{OAuthProvider, OAuthState, SandboxCode};
 pub use reconcile::Repairs;
 pub use records::{NewRecord, RecordScope};
+pub use stats::ConnectionUse;
 pub use transactions::TransactionScope;
 pub use users::UserFilter;
 pub use webhooks::{AttemptLog, AttemptOutcome, DeliveryLog, DueDelivery, MemberEvents, NewEvent, WebhookEndpoint};
@@ -336,7 +338,7 @@ pub(crate) fn to_micros(t: time::OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
-pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
+pub fn from_micros(us: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 

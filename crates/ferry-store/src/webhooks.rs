@@ -151,6 +151,8 @@ pub struct DueDelivery {
     pub basic_password_sealed: Option<String>,
     pub secret_key_id: String,
     pub secret_sealed: String,
+    /// When the event was written (microseconds since the epoch).
+    pub event_created_at: i64,
 }
 
 /// The outcome of one attempt.
@@ -343,7 +345,7 @@ impl Db {
         Ok(on_writer!(self, |conn| sqlx::query_as(
             "SELECT d.event_guid, d.endpoint_guid, d.attempts, e.type, e.action, e.payload, e.callback_payload,
                 ep.url, ep.basic_username, ep.basic_password_key_id, ep.basic_password_sealed,
-                ep.secret_key_id, ep.secret_sealed
+                ep.secret_key_id, ep.secret_sealed, e.created_at AS event_created_at
              FROM webhook_deliveries d
              JOIN webhook_events e ON e.guid = d.event_guid
              JOIN webhook_endpoints ep ON ep.guid = d.endpoint_guid

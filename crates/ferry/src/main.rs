@@ -2,6 +2,7 @@
 
 mod catalog;
 mod config;
+mod metrics;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -41,11 +42,15 @@ enum Command {
         no_workers: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        metrics: metrics::MetricsArgs,
     },
     /// Run aggregation workers only (to scale out next to `serve --no-workers`).
     Worker {
         #[command(flatten)]
         workers: WorkerArgs,
+        #[command(flatten)]
+        metrics: metrics::MetricsArgs,
     },
     /// Create or update the database schema, then exit.
     Migrate,
@@ -304,11 +309,12 @@ async fn main() -> Result<()> {
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
     db.migrate().await.context("cannot migrate the database")?;
     match cli.command {
-        Command::Serve { listen, workers, no_workers, limits } => {
-            serve(db, &cli.database, listen, &workers, no_workers, limits.limits()).await
+        Command::Serve { listen, workers, no_workers, limits, metrics } => {
+            serve(db, &cli.database, listen, &workers, no_workers, limits.limits(), &metrics).await
         }
-        Command::Worker { workers } => {
+        Command::Worker { workers, metrics } => {
             let service = service(db.clone(), &cli.database, &workers)?;
+            metrics::start(&metrics, &service).await?;
             let process = process_name();
             let mut handles = spawn_workers(&service, &process, workers.workers);
             handles.push(spawn_deliverer(&service, &process));
@@ -462,6 +468,7 @@ async fn serve(
     workers: &WorkerArgs,
     no_workers: bool,
     limits: ferry_api::limits::Limits,
+    metrics: &metrics::MetricsArgs,
 ) -> Result<()> {
     // Bind before creating the development client, so its key is never printed for a server
     // that then fails to start.
@@ -476,6 +483,7 @@ async fn serve(
         workers.public_url = Some(format!("http://{host}:{}", local.port()));
     }
     let service = service(db.clone(), database_url, &workers)?;
+    metrics::start(metrics, &service).await?;
     let process = process_name();
     let handles = if no_workers {
         Vec::new()

@@ -6,6 +6,7 @@
 
 mod connectors;
 mod crash_storm;
+mod metrics;
 mod support;
 
 use std::process::{Command, Stdio};
