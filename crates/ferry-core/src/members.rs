@@ -51,9 +51,9 @@ impl MemberPatch {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StoredCredential {
-    guid: String,
-    value: String,
+pub(crate) struct StoredCredential {
+    pub(crate) guid: String,
+    pub(crate) value: String,
 }
 
 impl Service {
@@ -138,6 +138,7 @@ impl Service {
                 )));
             }
             let values = check_credentials(institution, fields, &new.credentials, &[])?;
+            self.refuse_duplicate_under_previous_keys(&user, institution, &values, None).await?;
             let sealed = self.seal_credentials(&guid, &user, institution, &values);
             (ConnectionStatus::CREATED, values.iter().map(|(f, _)| f.guid.clone()).collect(), sealed)
         };
@@ -236,10 +237,7 @@ impl Service {
             let message = if fingerprint == OAUTH_FINGERPRINT {
                 format!("the user already has an OAuth member for institution `{}`", institution.code)
             } else {
-                format!(
-                    "a member with these credentials already exists for this user and institution `{}`",
-                    institution.code
-                )
+                duplicate_message(institution)
             };
             return Ok(Error::Conflict { message, guid: Some(existing.into_string()) });
         }
@@ -267,14 +265,40 @@ impl Service {
         let plaintext = serde_json::to_vec(&stored).unwrap_or_default();
         let keyring = &self.inner.keyring;
         let (key_id, sealed) = keyring.seal(member.as_str().as_bytes(), &plaintext);
-        let mut parts: Vec<Vec<u8>> =
-            vec![user.guid.as_str().as_bytes().to_vec(), institution.guid.as_str().as_bytes().to_vec()];
-        for (f, v) in values {
-            parts.push(f.guid.as_str().as_bytes().to_vec());
-            parts.push(normalize(f, v.expose()).into_bytes());
-        }
+        let parts = fingerprint_parts(user.guid.as_str(), institution.guid.as_str(), values);
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         SealedCredentials { key_id, sealed, fingerprint: keyring.fingerprint(&refs) }
+    }
+
+    /// While a key rotation is under way (previous keys configured), members not yet rotated
+    /// carry fingerprints made with an old key, which the unique index cannot match against a
+    /// new one: they are looked up here under every previous key. `except`: the member whose
+    /// credentials these are.
+    async fn refuse_duplicate_under_previous_keys(
+        &self,
+        user: &User,
+        institution: &Institution,
+        values: &[(InstitutionCredential, Secret)],
+        except: Option<&MemberGuid>,
+    ) -> Result<()> {
+        let keyring = &self.inner.keyring;
+        if !keyring.has_previous() {
+            return Ok(());
+        }
+        let parts = fingerprint_parts(user.guid.as_str(), institution.guid.as_str(), values);
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        for fingerprint in keyring.previous_fingerprints(&refs) {
+            if let Some(existing) =
+                self.db().find_member_by_fingerprint(&user.guid, &institution.guid, &fingerprint).await?
+                && Some(&existing) != except
+            {
+                return Err(Error::Conflict {
+                    message: duplicate_message(institution),
+                    guid: Some(existing.into_string()),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Opens a member's stored credentials (for connectors and for merging updates).
@@ -370,6 +394,7 @@ impl Service {
             let stored = self.open_credentials(&m).await?;
             let values = check_credentials(institution, fields, creds, &stored)?;
             let guids: Vec<CredentialGuid> = values.iter().map(|(f, _)| f.guid.clone()).collect();
+            self.refuse_duplicate_under_previous_keys(&user, institution, &values, Some(&m.guid)).await?;
             new_credentials = Some((self.seal_credentials(&m.guid, &user, institution, &values), guids));
         }
         let updated = ConnectionStatus::UPDATED;
@@ -463,6 +488,25 @@ impl Service {
             fields.into_iter().filter(|f| m.credential_guids.contains(&f.guid)).collect();
         Ok(Page::of(held, page))
     }
+}
+
+fn duplicate_message(institution: &Institution) -> String {
+    format!("a member with these credentials already exists for this user and institution `{}`", institution.code)
+}
+
+/// What a member's duplicate fingerprint is made of: its user, its institution, and each
+/// credential's guid and normalized value (length-prefixed by the fingerprint).
+pub(crate) fn fingerprint_parts(
+    user: &str,
+    institution: &str,
+    values: &[(InstitutionCredential, Secret)],
+) -> Vec<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = vec![user.as_bytes().to_vec(), institution.as_bytes().to_vec()];
+    for (f, v) in values {
+        parts.push(f.guid.as_str().as_bytes().to_vec());
+        parts.push(normalize(f, v.expose()).into_bytes());
+    }
+    parts
 }
 
 /// Normalizes a value for the duplicate fingerprint: usernames compare without case or

@@ -157,18 +157,38 @@ impl Keyring {
             .map_err(|_| SecretError::Corrupt)
     }
 
+    /// Whether keys other than the current one are configured (a rotation is under way).
+    pub fn has_previous(&self) -> bool {
+        !self.previous.is_empty()
+    }
+
+    /// Whether `key_id` is the current key or a configured previous one.
+    pub fn knows(&self, key_id: &str) -> bool {
+        std::iter::once(&self.current).chain(&self.previous).any(|k| k.id == key_id)
+    }
+
     /// HMAC-SHA256 under the fingerprint key over length-prefixed `parts`, as hex.
     pub fn fingerprint(&self, parts: &[&[u8]]) -> String {
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.current.fingerprint_key) {
-            Ok(m) => m,
-            Err(_) => return String::new(), // unreachable: HMAC takes keys of any length
-        };
-        for p in parts {
-            mac.update(&(p.len() as u64).to_be_bytes());
-            mac.update(p);
-        }
-        hex::encode(mac.finalize().into_bytes())
+        fingerprint_with(&self.current, parts)
     }
+
+    /// The fingerprints of `parts` under each previous key (values fingerprinted before a
+    /// rotation that has not reached them yet).
+    pub fn previous_fingerprints(&self, parts: &[&[u8]]) -> Vec<String> {
+        self.previous.iter().map(|k| fingerprint_with(k, parts)).collect()
+    }
+}
+
+fn fingerprint_with(keys: &DerivedKeys, parts: &[&[u8]]) -> String {
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&keys.fingerprint_key) {
+        Ok(m) => m,
+        Err(_) => return String::new(), // unreachable: HMAC takes keys of any length
+    };
+    for p in parts {
+        mac.update(&(p.len() as u64).to_be_bytes());
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A freshly generated API key; shown once, stored only as its hash.

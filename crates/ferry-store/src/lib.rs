@@ -20,6 +20,7 @@ mod clients;
 mod connector_states;
 mod institutions;
 mod jobs;
+pub mod keys;
 mod member_inserts;
 mod members;
 mod migrations;

@@ -74,6 +74,28 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Rotate the master key (see the README's "Rotating the master key").
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new master key (64 hex characters) for FERRY_MASTER_KEY.
+    Generate,
+    /// Re-seal every value still under a previous key (FERRY_MASTER_KEY_PREVIOUS) with the
+    /// current one (FERRY_MASTER_KEY), and redo the duplicate fingerprints; online, resumable.
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// How many sealed values each key holds, and how many are still under old keys.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Request limits, kept in each node's memory.
@@ -298,6 +320,11 @@ enum ClientsCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
+    // A new key needs no database.
+    if let Command::Keys { command: KeysCommand::Generate } = &cli.command {
+        println!("{}", ferry_core::MasterKey::generate().to_hex());
+        return Ok(());
+    }
     // A file conversion needs no database.
     if let Command::Institutions { command: InstitutionsCommand::ConvertOfxget { file } } = &cli.command {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -329,6 +356,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Backup { path } => backup(&db, &cli.database, &path).await,
+        Command::Keys { command } => keys(db, &cli.database, command).await,
         Command::Clients { command } => clients(db, command).await,
         Command::Webhooks { command } => webhooks(db, &cli.database, command).await,
         Command::Institutions { command: InstitutionsCommand::Import { file, json } } => {
@@ -558,6 +586,90 @@ async fn backup(db: &Db, database_url: &str, path: &std::path::Path) -> Result<(
         ),
     }
     Ok(())
+}
+
+/// `ferry keys ...`.
+async fn keys(db: Db, database_url: &str, command: KeysCommand) -> Result<()> {
+    let status = |service: &Service, columns: &[ferry_core::ColumnKeys], json: bool| {
+        let current = service.current_key_id().to_owned();
+        let old: i64 = columns.iter().map(|c| c.under_old_keys(&current)).sum();
+        if json {
+            let columns: Vec<serde_json::Value> = columns
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "column": c.column,
+                        "by_key": c.by_key.iter().map(|(k, n)| serde_json::json!({ "key_id": k, "values": n })).collect::<Vec<_>>(),
+                        "under_old_keys": c.under_old_keys(&current),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::json!({ "current_key_id": current, "under_old_keys": old, "columns": columns }));
+        } else {
+            println!("current key: {current}");
+            for c in columns {
+                let keys: Vec<String> = c.by_key.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+                println!("  {:<34} {}", c.column, if keys.is_empty() { "-".to_owned() } else { keys.join(", ") });
+            }
+            if old == 0 {
+                println!("no value is under an old key: FERRY_MASTER_KEY_PREVIOUS can be dropped");
+            } else {
+                println!("{old} value(s) still under old keys: run `ferry keys rotate`");
+            }
+        }
+    };
+    match command {
+        // Handled before the database is opened; here for completeness.
+        KeysCommand::Generate => {
+            println!("{}", ferry_core::MasterKey::generate().to_hex());
+            Ok(())
+        }
+        KeysCommand::Rotate { json } => {
+            let service = Service::new(db, keyring_for(database_url)?, Arc::new(SystemClock), Arc::new(RandomIds));
+            let report = service
+                .rotate_keys()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("rotation stopped; run it again to continue")?;
+            let columns = service.key_status().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "resealed": report.resealed.iter().map(|(c, n)| (c.to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
+                        "total": report.total(),
+                        "skipped_concurrent": report.skipped_concurrent,
+                        "unknown_key": report.unknown_key,
+                        "duplicates": report.duplicates,
+                        "under_old_keys": columns.iter().map(|c| c.under_old_keys(service.current_key_id())).sum::<i64>(),
+                    })
+                );
+            } else {
+                for (column, n) in &report.resealed {
+                    println!("re-sealed {n} value(s) of {column}");
+                }
+                if report.unknown_key > 0 {
+                    println!(
+                        "{} value(s) are under a key this process does not have: add it to FERRY_MASTER_KEY_PREVIOUS",
+                        report.unknown_key
+                    );
+                }
+                for m in &report.duplicates {
+                    println!(
+                        "member {m} duplicates another member of its user under the new key: left under the old key; delete one of the two"
+                    );
+                }
+                status(&service, &columns, false);
+            }
+            Ok(())
+        }
+        KeysCommand::Status { json } => {
+            let service = Service::new(db, keyring_for(database_url)?, Arc::new(SystemClock), Arc::new(RandomIds));
+            let columns = service.key_status().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            status(&service, &columns, json);
+            Ok(())
+        }
+    }
 }
 
 /// How long a stopping server waits for requests in flight.

@@ -6,6 +6,7 @@
 
 mod connectors;
 mod crash_storm;
+mod keys;
 mod metrics;
 mod support;
 
