@@ -10,6 +10,7 @@ mod extract;
 pub mod limits;
 mod nexus;
 mod oauth;
+mod openapi;
 mod platform;
 
 use std::time::Instant;
@@ -44,6 +45,7 @@ pub fn router_with(service: Service, limits: limits::Limits) -> Router {
             Router::new()
                 .route("/health", get(health))
                 .route("/ready", get(ready))
+                .route("/openapi.json", get(openapi::document))
                 .merge(platform::routes())
                 .merge(oauth::routes())
                 .merge(admin::routes()),

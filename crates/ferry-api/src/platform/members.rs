@@ -268,6 +268,16 @@ pub async fn challenges(
 
 /// The job-starting actions: 202 with the member (a job of the same type already running is
 /// also 202, with no new job; another type running is 409). `verify` answers 200, as MX does.
+/// The actions of `POST .../members/{member}/{action}` and the jobs they start.
+pub(crate) const ACTIONS: &[(&str, JobType)] = &[
+    ("aggregate", JobType::Aggregation),
+    ("check_balance", JobType::Balance),
+    ("extend_history", JobType::History),
+    ("identify", JobType::Identification),
+    ("verify", JobType::Verification),
+    ("fetch_statements", JobType::Statement),
+];
+
 pub async fn action(
     State(s): State<Service>,
     v: Version,
@@ -275,19 +285,11 @@ pub async fn action(
     Path((user, member, action)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job_type = match action.as_str() {
-        "aggregate" => JobType::Aggregation,
-        "check_balance" => JobType::Balance,
-        "extend_history" => JobType::History,
-        "identify" => JobType::Identification,
-        "verify" => JobType::Verification,
-        "fetch_statements" => JobType::Statement,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no route for POST .../members/{{member}}/{}", other.chars().take(40).collect::<String>()),
-            ));
-        }
+    let Some(&(_, job_type)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no route for POST .../members/{{member}}/{}", action.chars().take(40).collect::<String>()),
+        ));
     };
     let callback_payload = header_text(&headers, CALLBACK_HEADER)?;
     let m =
