@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Schemathesis (pinned 4.32.5 by run.sh) against a running Ferry server, v20111101 spec.
+"""Schemathesis (pinned 4.32.5 by run.sh) against a running Ferry server, on Ferry's own OpenAPI
+document as the server serves it (GET /openapi.json: MX's v20111101 operations that Ferry serves,
+in MX's shapes, and Ferry's own), every operation in it.
 
-Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional FERRY_COMPAT_SPEC (default
-../shared/reference/mx-openapi/v20111101.yml from the repo root), FERRY_COMPAT_ST_MAX_EXAMPLES (default 25),
+Env: FERRY_URL, FERRY_CLIENT_ID, FERRY_API_KEY; optional FERRY_COMPAT_SPEC (a file to use instead
+of the served document, e.g. ../shared/reference/mx-openapi/v20111101.yml; then only the
+operations in MX_OPERATIONS are run), FERRY_COMPAT_ST_MAX_EXAMPLES (default 25),
 FERRY_COMPAT_ST_PHASES (default examples,coverage,fuzzing,stateful), FERRY_COMPAT_ST_SEED,
 FERRY_COMPAT_ST_WORKERS (default 1), FERRY_COMPAT_ST_REPORT_DIR (JUnit report goes there).
 Extra command-line arguments are passed on to `st run`.
@@ -42,8 +45,9 @@ import uuid
 import yaml  # PyYAML, a dependency of schemathesis
 
 HERE = pathlib.Path(__file__).resolve().parent
-SPEC = pathlib.Path(os.environ.get("FERRY_COMPAT_SPEC", HERE / "../../shared/reference/mx-openapi/v20111101.yml")).resolve()
-OPERATIONS = [
+SPEC = pathlib.Path(os.environ["FERRY_COMPAT_SPEC"]).resolve() if os.environ.get("FERRY_COMPAT_SPEC") else None
+# With MX's own document: the operations of it that Ferry serves.
+MX_OPERATIONS = [
     "createUser", "readUser", "updateUser", "deleteUser", "listUsers",
     "listInstitutions", "listFavoriteInstitutions", "readInstitution", "listInstitutionCredentials",
     "createMember", "readMember", "updateMember", "deleteMember", "listMembers",
@@ -129,7 +133,10 @@ def seed():
     doomed_account = manual_account(main_user, "st doomed", "CASH")["guid"]
     # A few transactions spread over the list (newest first: PENDING ones, then POSTED).
     picks = sorted({0, len(txs) // 3, 2 * len(txs) // 3, len(txs) - 1})
+    hook = call("POST", "/admin/webhooks", {"webhook": {"url": "http://127.0.0.1:9/st-hook", "event_types": ["MEMBER"]}})
+    doomed_hook = call("POST", "/admin/webhooks", {"webhook": {"url": "http://127.0.0.1:9/st-doomed"}})
     return dict(user=main_user, member=main_member,
+                webhook=hook["webhook"]["guid"], doomed_webhook=doomed_hook["webhook"]["guid"],
                 accounts=[a["guid"] for a in accounts],
                 transactions=[txs[i]["guid"] for i in picks],
                 # updateTransactionByAccount gets a transaction with its own account.
@@ -144,9 +151,13 @@ def seed():
 
 
 def patched_spec(ids, dest):
-    """Copy of SPEC with the guids as path-parameter examples; deletes get the spare objects and
-    resumeAggregation the CHALLENGED member, with a right answer as its body's example."""
-    spec = yaml.safe_load(SPEC.read_text())
+    """Copy of the document with the guids as path-parameter examples; deletes get the spare
+    objects and resumeAggregation the CHALLENGED member, with a right answer as its body's example."""
+    if SPEC:
+        spec = yaml.safe_load(SPEC.read_text())
+    else:
+        with urllib.request.urlopen(URL + "/openapi.json", timeout=30) as resp:
+            spec = json.loads(resp.read())
     params = spec["components"]["parameters"]
     params["userGuid"]["example"] = ids["user"]
     params["memberGuid"]["example"] = ids["member"]
@@ -251,13 +262,22 @@ parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid"
 include-operation-id = "resumeAggregation"
 parameters = {{ "path.user_guid" = {json.dumps(ids["user"])}, "path.member_guid" = {json.dumps(ids["challenged_member"])} }}
 
+# Webhook endpoints only ever point at a closed loopback port (never at the internet).
+[[operations]]
+include-operation-id = "createWebhook"
+parameters = {{ "body.webhook.url" = "http://127.0.0.1:9/st-fuzz" }}
+
+[[operations]]
+include-operation-id = "deleteWebhook"
+parameters = {{ "path.webhook_guid" = {json.dumps(ids["doomed_webhook"])} }}
+
 [phases.stateful]
 max-steps = 20
 """
 
 
 def main():
-    if not SPEC.is_file():
+    if SPEC and not SPEC.is_file():
         sys.exit(f"spec not found: {SPEC}")
     try:
         ids = seed()
@@ -266,11 +286,11 @@ def main():
     except RuntimeError as e:
         sys.exit(f"aggregating the seed member failed: {e}")
     print(f"schemathesis seed objects: {json.dumps(ids)}", flush=True)
-    print(f"spec: {SPEC} (path-parameter examples replaced by the objects above)", flush=True)
+    print(f"spec: {SPEC or URL + '/openapi.json'} (path-parameter examples replaced by the objects above)", flush=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="ferry-st-"))
     try:
         (work / "schemathesis.toml").write_text(config(ids))
-        spec = patched_spec(ids, work / "v20111101.json")
+        spec = patched_spec(ids, work / "openapi.json")
         st = shutil.which("st", path=os.path.dirname(sys.executable)) or shutil.which("st") or "st"
         cmd = [st, "--config-file", str(work / "schemathesis.toml"), "run", str(spec),
                "--url", URL,
@@ -281,7 +301,7 @@ def main():
                "--generation-database", "none",
                "--request-timeout", "30",
                "--no-color"]
-        for op in OPERATIONS:
+        for op in (MX_OPERATIONS if SPEC else []):
             cmd += ["--include-operation-id", op]
         if os.environ.get("FERRY_COMPAT_ST_SEED"):
             cmd += ["--seed", os.environ["FERRY_COMPAT_ST_SEED"]]

@@ -75,6 +75,10 @@ def main():
     for path, item in mx["paths"].items():
         for method, op in item.items():
             if method in METHODS:
+                # Path-level parameters go with each operation (only served methods are kept).
+                shared = [p for p in item.get("parameters", []) if p not in op.get("parameters", [])]
+                if shared:
+                    op = dict(op, parameters=shared + op.get("parameters", []))
                 mx_ops[(method.upper(), norm(path))] = (path, op)
     overlay_ops = {}
     for path, item in overlay["paths"].items():
@@ -96,7 +100,6 @@ def main():
         if source is None:
             sys.exit(f"{key[0]} {key[1]} is served but described nowhere: add it to overlay.yaml")
         path, op = source
-        # Path-level parameters of MX's document go with each operation.
         paths.setdefault(path, {})[key[0].lower()] = op
     for key in overlay_ops:
         if key not in served:
