@@ -113,7 +113,7 @@ async fn request_id(req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id);
-    let mut response = next.run(req).instrument(span).await;
+    let mut response = ferry_core::with_request_id(Some(id.clone()), next.run(req)).instrument(span).await;
     if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }

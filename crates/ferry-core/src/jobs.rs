@@ -69,6 +69,7 @@ impl Service {
             transactions_created: 0,
             transactions_updated: 0,
             callback_payload,
+            request_id: crate::context::request_id(),
             created_at: now,
             started_at: None,
             finished_at: None,

@@ -5,6 +5,7 @@ mod catalog;
 mod clients;
 mod clock;
 mod connector_state;
+mod context;
 mod data;
 mod edits;
 mod error;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use catalog::{BUILT_IN_INSTITUTIONS, Imported, InstitutionImport};
 pub use clock::{Clock, FixedIds, IdGen, ManualClock, RandomIds, SystemClock};
+pub use context::with_request_id;
 pub use data::{AccountFilter, DataScope};
 pub use edits::{AccountInput, MANUAL_INSTITUTION_CODE, TransactionEdit};
 pub use error::{Error, Result};

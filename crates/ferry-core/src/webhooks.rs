@@ -136,6 +136,7 @@ impl Service {
             action: action.into(),
             payload: payload.to_string(),
             callback_payload: callback,
+            request_id: crate::context::request_id(),
             created_at: self.now(),
         }
     }
@@ -286,7 +287,15 @@ impl Service {
         let token = format!("{worker}-{}", hex::encode(rand::random::<[u8; 6]>()));
         let due = self.db().claim_deliveries(&token, now, now + self.inner.config.webhook_lease, CLAIM_BATCH).await?;
         let n = due.len();
-        let sends = due.iter().map(|d| self.deliver(d, &token));
+        let sends = due.iter().map(|d| {
+            let span = tracing::info_span!(
+                "delivery",
+                event = %d.event_guid,
+                endpoint = %d.endpoint_guid,
+                request_id = d.request_id.as_deref().unwrap_or("-"),
+            );
+            tracing::Instrument::instrument(self.deliver(d, &token), span)
+        });
         for r in futures::future::join_all(sends).await {
             r?;
         }
@@ -364,6 +373,7 @@ impl Service {
             Some(_) if retry > MAX_RETRIES => ("FAILED", at),
             Some(_) => ("PENDING", self.now() + backoff(retry)),
         };
+        tracing::debug!(status, status_code, attempt = retry, micros, "webhook attempt");
         let outcome = AttemptOutcome { at, status_code, error, micros, status, next_attempt_at: next };
         if !self.db().record_attempt(d, token, &outcome).await? {
             tracing::warn!(event = %d.event_guid, "a delivery's lease ran out before its outcome was recorded");

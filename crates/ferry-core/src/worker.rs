@@ -61,7 +61,26 @@ impl Service {
             return Ok(true);
         }
         let started = std::time::Instant::now();
-        let result = self.run_job(job.clone(), worker).await;
+        // The job's log lines name it, its member and the request that queued it; the events it
+        // writes carry that request's id.
+        let span = tracing::info_span!(
+            "job",
+            job = %job.guid,
+            member = %job.member_guid,
+            job_type = job.job_type.as_str(),
+            request_id = job.request_id.as_deref().unwrap_or("-"),
+        );
+        let run = crate::context::with_request_id(job.request_id.clone(), self.run_job(job.clone(), worker));
+        let result = tracing::Instrument::instrument(
+            async {
+                tracing::debug!(attempt = job.attempts, "job started");
+                let result = run.await;
+                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "job ran");
+                result
+            },
+            span,
+        )
+        .await;
         crate::metrics::job_duration(job.job_type, started.elapsed().as_secs_f64());
         if let Err(e) = result {
             crate::metrics::job_ran(job.job_type, "error");

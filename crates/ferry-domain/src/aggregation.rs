@@ -86,6 +86,8 @@ pub struct Job {
     pub transactions_created: i64,
     pub transactions_updated: i64,
     pub callback_payload: Option<String>,
+    /// The id of the HTTP request that queued it (none for background jobs).
+    pub request_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub started_at: Option<OffsetDateTime>,
     pub finished_at: Option<OffsetDateTime>,

@@ -30,6 +30,7 @@ struct JobRow {
     transactions_created: i64,
     transactions_updated: i64,
     callback_payload: Option<String>,
+    request_id: Option<String>,
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -60,6 +61,7 @@ impl JobRow {
             transactions_created: self.transactions_created,
             transactions_updated: self.transactions_updated,
             callback_payload: self.callback_payload,
+            request_id: self.request_id,
             created_at: from_micros(self.created_at),
             started_at: self.started_at.map(from_micros),
             finished_at: self.finished_at.map(from_micros),
@@ -72,7 +74,7 @@ macro_rules! columns {
     () => {
         "guid, client_id, member_guid, job_type, status, is_background, attempts, challenges,
          challenged_at, outcome, error_message, transactions_created, transactions_updated,
-         callback_payload, created_at, started_at, finished_at, updated_at"
+         callback_payload, request_id, created_at, started_at, finished_at, updated_at"
     };
 }
 
@@ -99,8 +101,8 @@ macro_rules! insert_job_row {
         let job: &ferry_domain::Job = $job;
         sqlx::query(concat!(
             "INSERT INTO jobs (guid, client_id, member_guid, job_type, status, is_background, attempts,
-                callback_payload, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)",
+                callback_payload, created_at, updated_at, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, $9)",
             $suffix
         ))
         .bind(job.guid.as_str())
@@ -111,6 +113,7 @@ macro_rules! insert_job_row {
         .bind(job.is_background)
         .bind(&job.callback_payload)
         .bind($crate::to_micros(job.created_at))
+        .bind(&job.request_id)
     }};
 }
 

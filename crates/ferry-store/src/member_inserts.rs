@@ -204,7 +204,7 @@ where
 {
     let mut qb = QueryBuilder::<DB>::new(
         "INSERT INTO jobs (guid, client_id, member_guid, job_type, status, is_background, attempts,
-            callback_payload, created_at, updated_at) ",
+            callback_payload, created_at, updated_at, request_id) ",
     );
     qb.push_values(jobs, |mut b, job| {
         b.push_bind(job.guid.as_str().to_owned())
@@ -216,7 +216,8 @@ where
             .push_bind(0i64)
             .push_bind(job.callback_payload.clone())
             .push_bind(to_micros(job.created_at))
-            .push_bind(to_micros(job.updated_at));
+            .push_bind(to_micros(job.updated_at))
+            .push_bind(job.request_id.clone());
     });
     qb.build().execute(executor).await.map_err(on_unique("jobs"))?;
     Ok(())

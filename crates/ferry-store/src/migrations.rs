@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_nexus_sessions"),
     migration!(11, "0011_reconciler_indexes"),
     migration!(12, "0012_connectors"),
+    migration!(13, "0013_request_ids"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

@@ -24,6 +24,8 @@ pub struct NewEvent {
     pub payload: String,
     /// The `X-CALLBACK-PAYLOAD` of the request that caused it.
     pub callback_payload: Option<String>,
+    /// The id of the HTTP request that caused it, directly or through a job.
+    pub request_id: Option<String>,
     pub created_at: OffsetDateTime,
 }
 
@@ -48,8 +50,9 @@ macro_rules! insert_events {
         for e in $events {
             let like = format!("%,{},%", e.event_type);
             let written = sqlx::query(
-                "INSERT INTO webhook_events (guid, client_id, member_guid, type, action, payload, callback_payload, created_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                "INSERT INTO webhook_events (guid, client_id, member_guid, type, action, payload, callback_payload, created_at,
+                    request_id)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints ep WHERE ep.client_id = $2
                     AND (ep.event_types = '' OR (',' || ep.event_types || ',') LIKE $9))",
             )
@@ -62,6 +65,7 @@ macro_rules! insert_events {
             .bind(&e.callback_payload)
             .bind($crate::to_micros(e.created_at))
             .bind(&like)
+            .bind(&e.request_id)
             .execute(&mut *$conn)
             .await?
             .rows_affected();
@@ -153,6 +157,8 @@ pub struct DueDelivery {
     pub secret_sealed: String,
     /// When the event was written (microseconds since the epoch).
     pub event_created_at: i64,
+    /// The id of the request that caused the event.
+    pub request_id: Option<String>,
 }
 
 /// The outcome of one attempt.
@@ -345,7 +351,7 @@ impl Db {
         Ok(on_writer!(self, |conn| sqlx::query_as(
             "SELECT d.event_guid, d.endpoint_guid, d.attempts, e.type, e.action, e.payload, e.callback_payload,
                 ep.url, ep.basic_username, ep.basic_password_key_id, ep.basic_password_sealed,
-                ep.secret_key_id, ep.secret_sealed, e.created_at AS event_created_at
+                ep.secret_key_id, ep.secret_sealed, e.created_at AS event_created_at, e.request_id
              FROM webhook_deliveries d
              JOIN webhook_events e ON e.guid = d.event_guid
              JOIN webhook_endpoints ep ON ep.guid = d.endpoint_guid

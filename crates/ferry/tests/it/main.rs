@@ -480,6 +480,63 @@ fn a_backup_restores_with_its_key_and_opens_the_credentials() {
 }
 
 /// `FERRY_LOG_FORMAT=json`: one JSON object per line, each request's with its request id.
+/// The request id reaches the job the request queued (its log lines name the job and member)
+/// and the webhook deliveries of the events it causes, through the database.
+#[test]
+fn the_request_id_follows_a_member_into_its_job_and_its_webhooks() {
+    let dir = temp_dir();
+    let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
+    let log = dir.join("server.log");
+    let receiver = HookReceiver::start(Duration::ZERO);
+    let env = [("FERRY_LOG_FORMAT", "json"), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")];
+    let server = Server::start_with(&db_url, &log, &env);
+    let created = ferry(&db_url).args(["clients", "create", "ids", "--json"]).output().unwrap();
+    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let client = creds["client_id"].as_str().unwrap();
+    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    add_webhook(&db_url, client, &receiver.url, &[]);
+    let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+    let user = body["user"]["guid"].as_str().unwrap().to_owned();
+    let member = json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
+    let body = member.to_string();
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "POST /users/{user}/members HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nX-Request-Id: member-run-42\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let member_guid: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let member_guid = member_guid["member"]["guid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let job_line = lines.iter().any(|l| {
+            l["span"]["name"] == "job"
+                && l["span"]["request_id"] == "member-run-42"
+                && l["span"]["member"] == member_guid.as_str()
+                && l["span"]["job"].as_str().is_some_and(|j| j.starts_with("JOB-"))
+        });
+        let delivery_line =
+            lines.iter().any(|l| l["span"]["name"] == "delivery" && l["span"]["request_id"] == "member-run-42");
+        if job_line && delivery_line {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job line {job_line}, delivery line {delivery_line}:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("\"password\""), "no credential in the log");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_logs_carry_the_request_id() {
     let dir = temp_dir();
