@@ -9,6 +9,7 @@ mod crash_storm;
 mod keys;
 mod metrics;
 mod support;
+mod two_nodes;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
