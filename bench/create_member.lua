@@ -16,6 +16,8 @@ function init(args)
   wrk.headers["Authorization"] = "Basic " .. os.getenv("FERRY_AUTH")
   path = "/users/" .. os.getenv("FERRY_USER") .. "/members"
   skip = os.getenv("FERRY_SKIP_AGGREGATION") or "true"
+  -- Several wrk processes at once (one per node) keep their passwords apart with a tag.
+  tag = os.getenv("FERRY_BENCH_TAG") or ""
 end
 
 function request()
@@ -23,7 +25,7 @@ function request()
   local body = string.format(
     '{"member":{"institution_code":"mxbank","skip_aggregation":' .. skip .. ',"credentials":[' ..
     '{"guid":"CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1","value":"mxuser"},' ..
-    '{"guid":"CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d","value":"bench-%s-%d-%d"}]}}', skip, tid, counter)
+    '{"guid":"CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d","value":"bench-%s%s-%d-%d"}]}}', tag, skip, tid, counter)
   return wrk.format(nil, path, nil, body)
 end
 
