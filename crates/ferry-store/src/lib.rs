@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 mod accounts;
 mod clients;
 mod connector_states;
+mod fast_read;
 mod institutions;
 mod jobs;
 pub mod keys;
@@ -98,6 +99,8 @@ pub struct SqliteDb {
     writer: Arc<Mutex<SqliteConnection>>,
     member_inserts: member_inserts::InsertQueue,
     checkpointer: Option<Arc<tokio::task::AbortHandle>>,
+    /// Point reads on the calling thread (none for an in-memory database).
+    fast: Option<Arc<fast_read::FastReaders>>,
 }
 
 impl SqliteDb {
@@ -151,6 +154,9 @@ pub enum StoreError {
     Migration { version: i64, name: &'static str, source: sqlx::Error },
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+    /// An error of the SQLite point-read connections (`fast_read`).
+    #[error("sqlite: {0}")]
+    FastRead(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -223,6 +229,8 @@ impl Db {
             }
             let writer = Arc::new(Mutex::new(writer));
             let member_inserts = member_inserts::start_insert_queue(writer.clone());
+            let fast =
+                if in_memory { None } else { Some(Arc::new(fast_read::FastReaders::open(options.get_filename())?)) };
             let checkpointer = if in_memory { None } else { Some(Arc::new(start_checkpointer(options).await?)) };
             Ok(Db::Sqlite(SqliteDb {
                 readers: readers.into(),
@@ -230,6 +238,7 @@ impl Db {
                 writer,
                 member_inserts,
                 checkpointer,
+                fast,
             }))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))

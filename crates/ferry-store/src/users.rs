@@ -3,7 +3,7 @@
 use ferry_domain::{ClientId, Page, PageRequest, User, UserGuid};
 use sqlx::{FromRow, QueryBuilder};
 
-use crate::{Db, Result, from_micros, on_reader, on_unique, on_writer, to_micros};
+use crate::{Db, Result, SqliteDb, from_micros, on_reader, on_unique, on_writer, to_micros};
 
 /// The filters of `GET /users`.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +84,22 @@ impl Db {
     }
 
     pub async fn get_user(&self, client: &ClientId, guid: &UserGuid) -> Result<Option<User>> {
+        if let Db::Sqlite(SqliteDb { fast: Some(fast), .. }) = self {
+            let sql = concat!("SELECT ", columns!(), " FROM users WHERE guid = ?1 AND client_id = ?2");
+            let row = fast.row(sql, (guid.as_str(), client.as_str()), |r| {
+                Ok(UserRow {
+                    guid: r.get(0)?,
+                    client_id: r.get(1)?,
+                    id: r.get(2)?,
+                    email: r.get(3)?,
+                    is_disabled: r.get(4)?,
+                    metadata: r.get(5)?,
+                    created_at: r.get(6)?,
+                    updated_at: r.get(7)?,
+                })
+            })?;
+            return Ok(row.and_then(UserRow::into_user));
+        }
         let row: Option<UserRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
