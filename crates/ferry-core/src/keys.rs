@@ -45,6 +45,9 @@ pub struct RotationReport {
     /// Values under a key this process does not have: they cannot be opened (their key must be
     /// added to `FERRY_MASTER_KEY_PREVIOUS`).
     pub unknown_key: u64,
+    /// Values that did not open (or whose contents are malformed) under their key: left as
+    /// they are, named in the log, so one bad row cannot stop the rotation of the others.
+    pub unreadable: u64,
     /// Members whose new fingerprint matches another member of the same user: duplicates made
     /// while detection could not see across keys. Left under the old key, for the operator.
     pub duplicates: Vec<String>,
@@ -111,9 +114,14 @@ impl Service {
                     continue;
                 }
                 let ctx = context(column, &row.row_key);
-                let plain = keyring
-                    .open(&row.key_id, &row.sealed, &ctx)
-                    .map_err(|e| Error::Internal(format!("{} {}: {e}", column.name, row.row_key)))?;
+                let plain = match keyring.open(&row.key_id, &row.sealed, &ctx) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(column = column.name, row = %row.row_key, error = %e, "key rotation: a value does not open");
+                        report.unreadable += 1;
+                        continue;
+                    }
+                };
                 let (key_id, sealed) = keyring.seal(&ctx, &plain);
                 if self.db().reseal(column, &row.row_key, &row.sealed, &key_id, &sealed).await? {
                     done += 1;
@@ -140,14 +148,19 @@ impl Service {
                 }
                 // Credentials are bound to the member; OAuth tokens to `oauth:<member>`.
                 let ctx = if m.is_oauth { format!("oauth:{}", m.guid) } else { m.guid.clone() };
-                let plain = keyring
-                    .open(&m.key_id, &m.sealed, ctx.as_bytes())
-                    .map_err(|e| Error::Internal(format!("member {}: {e}", m.guid)))?;
+                let Ok(plain) = keyring.open(&m.key_id, &m.sealed, ctx.as_bytes()) else {
+                    tracing::warn!(member = %m.guid, "key rotation: the member's credentials do not open");
+                    report.unreadable += 1;
+                    continue;
+                };
                 let fingerprint = if m.is_oauth {
                     None // a constant, not keyed
                 } else {
-                    let stored: Vec<StoredCredential> = serde_json::from_slice(&plain)
-                        .map_err(|_| Error::Internal(format!("member {}: sealed credentials are malformed", m.guid)))?;
+                    let Ok(stored) = serde_json::from_slice::<Vec<StoredCredential>>(&plain) else {
+                        tracing::warn!(member = %m.guid, "key rotation: the member's credentials are malformed");
+                        report.unreadable += 1;
+                        continue;
+                    };
                     if !fields.contains_key(&m.institution_guid) {
                         let guid = InstitutionGuid::parse(&m.institution_guid)
                             .map_err(|_| Error::Internal(format!("member {}: bad institution guid", m.guid)))?;

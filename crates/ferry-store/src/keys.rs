@@ -106,7 +106,7 @@ impl Db {
     ) -> Result<Vec<SealedRow>> {
         let sql = format!(
             "SELECT {k} AS row_key, {id} AS key_id, {s} AS sealed FROM {t}
-             WHERE {id} IS NOT NULL AND {id} <> '' AND {id} <> $1 AND {s} IS NOT NULL AND {k} > $2
+             WHERE {id} IS NOT NULL AND {id} <> '' AND {id} <> $1 AND {s} IS NOT NULL AND {s} <> '' AND {k} > $2
              ORDER BY {k} LIMIT $3",
             k = column.row_key,
             id = column.key_id,
@@ -151,7 +151,7 @@ impl Db {
     /// How many values of `column` each key holds.
     pub async fn count_by_key(&self, column: &SealedColumn) -> Result<Vec<(String, i64)>> {
         let sql = format!(
-            "SELECT {id}, COUNT(*) FROM {t} WHERE {id} IS NOT NULL AND {id} <> '' AND {s} IS NOT NULL
+            "SELECT {id}, COUNT(*) FROM {t} WHERE {id} IS NOT NULL AND {id} <> '' AND {s} IS NOT NULL AND {s} <> ''
              GROUP BY {id} ORDER BY {id}",
             id = column.key_id,
             s = column.sealed,
@@ -167,7 +167,7 @@ impl Db {
             "SELECT guid, user_guid, institution_guid, is_oauth, credentials_key_id AS key_id,
                 credentials_sealed AS sealed FROM members
              WHERE credentials_key_id IS NOT NULL AND credentials_key_id <> '' AND credentials_key_id <> $1
-                AND credentials_sealed IS NOT NULL AND guid > $2
+                AND credentials_sealed IS NOT NULL AND credentials_sealed <> '' AND guid > $2
              ORDER BY guid LIMIT $3"
         )
         .bind(current)

@@ -640,6 +640,7 @@ async fn keys(db: Db, database_url: &str, command: KeysCommand) -> Result<()> {
                         "total": report.total(),
                         "skipped_concurrent": report.skipped_concurrent,
                         "unknown_key": report.unknown_key,
+                        "unreadable": report.unreadable,
                         "duplicates": report.duplicates,
                         "under_old_keys": columns.iter().map(|c| c.under_old_keys(service.current_key_id())).sum::<i64>(),
                     })
@@ -652,6 +653,12 @@ async fn keys(db: Db, database_url: &str, command: KeysCommand) -> Result<()> {
                     println!(
                         "{} value(s) are under a key this process does not have: add it to FERRY_MASTER_KEY_PREVIOUS",
                         report.unknown_key
+                    );
+                }
+                if report.unreadable > 0 {
+                    println!(
+                        "{} value(s) did not open under their key (see the log): left as they are",
+                        report.unreadable
                     );
                 }
                 for m in &report.duplicates {

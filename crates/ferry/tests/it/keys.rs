@@ -58,7 +58,16 @@ fn rotation_on(db_url: &str) {
         m["connection_status"] == "CHALLENGED"
     });
     receiver.wait_for_distinct(1, 30);
+    // A third user's member whose credentials a connector spent (SimpleFIN's setup token is
+    // claimed once): an empty sealed value under the old key id, which rotation must pass over.
+    let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
+    let third = body["user"]["guid"].as_str().unwrap().to_owned();
+    let mut spent_body = member_body("password");
+    spent_body["member"]["skip_aggregation"] = json!(true);
+    let (_, body) = server.request("POST", &format!("/users/{third}/members"), &auth, Some(&spent_body));
+    let spent = body["member"]["guid"].as_str().unwrap().to_owned();
     drop(server);
+    spend_credentials(db_url, &spent);
 
     // Every process restarts with the new key, the old one as previous.
     let both = [
@@ -123,6 +132,21 @@ fn rotation_on(db_url: &str) {
     receiver.wait_for_distinct(seen + 1, 30);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Empties a member's sealed credentials, as a connector that spends them does.
+fn spend_credentials(db_url: &str, member: &str) {
+    use sqlx::Connection;
+    let sql = format!("UPDATE members SET credentials_sealed = '' WHERE guid = '{member}'");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        if db_url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(db_url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+        }
+    });
 }
 
 #[test]
