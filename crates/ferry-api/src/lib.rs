@@ -133,6 +133,12 @@ async fn log_request(dialect: &'static str, req: Request, next: Next) -> Respons
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    // Only the standard methods name themselves: any token is a valid method to hyper, and
+    // each distinct label would be a new series.
+    let method = match method.as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m,
+        _ => "OTHER",
+    };
     let route = format!("{method} {route}");
     metrics::histogram!("ferry_http_request_duration_seconds", "dialect" => dialect, "route" => route.clone())
         .record(elapsed.as_secs_f64());

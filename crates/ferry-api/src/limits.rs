@@ -3,9 +3,10 @@
 //! balancer each count on their own (so an address gets up to N × the limit across N nodes),
 //! and a restart forgets them.
 //!
-//! - **Failed authentication.** A response that says the caller could not be authenticated
-//!   (401 in every dialect, or an OAuth page for a state that does not exist) counts against
-//!   the request's source address; once an address has `failed_auth_per_minute` failures in
+//! - **Failed authentication.** A response that refuses credentials the caller presented (a
+//!   401 in any dialect to a request that carried credentials; a request with none at all, as
+//!   clients without preemptive auth send first, does not count), or an OAuth page for a state
+//!   that does not exist, counts against the request's source address; once an address has `failed_auth_per_minute` failures in
 //!   the current minute, every request from it gets 429 with `Retry-After` until the minute
 //!   ends, the right key included. IPv6 addresses count by their /64, which one host usually
 //!   holds whole.
@@ -77,8 +78,35 @@ impl std::str::FromStr for Rate {
 pub struct AuthFailure;
 
 const WINDOW: Duration = Duration::from_secs(60);
-/// Past this many tracked addresses or clients, stale entries are dropped.
+/// Past this many tracked addresses or clients, stale entries are dropped; the next cleanup
+/// waits until the map has doubled, so a flood of fresh addresses costs one scan per doubling,
+/// not one per request.
 const PRUNE_AT: usize = 10_000;
+/// No more addresses than this are tracked at once (beyond it, new ones go uncounted until old
+/// ones expire): a bound on memory whatever the flood.
+const MAX_TRACKED: usize = 500_000;
+
+/// A map that cleans itself up as it grows.
+struct Tracked<K, V> {
+    map: HashMap<K, V>,
+    prune_at: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V> Default for Tracked<K, V> {
+    fn default() -> Self {
+        Self { map: HashMap::new(), prune_at: PRUNE_AT }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> Tracked<K, V> {
+    /// Drops the entries `stale` says are stale, when the map has grown enough to be worth it.
+    fn prune(&mut self, stale: impl Fn(&V) -> bool) {
+        if self.map.len() >= self.prune_at {
+            self.map.retain(|_, v| !stale(v));
+            self.prune_at = (self.map.len() * 2).max(PRUNE_AT);
+        }
+    }
+}
 
 /// The limits and their counters, shared by every request of a node.
 #[derive(Clone)]
@@ -86,8 +114,8 @@ pub struct Limiter(Arc<Inner>);
 
 struct Inner {
     limits: Limits,
-    failures: Mutex<HashMap<IpAddr, Window>>,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    failures: Mutex<Tracked<IpAddr, Window>>,
+    buckets: Mutex<Tracked<String, Bucket>>,
 }
 
 struct Window {
@@ -112,7 +140,7 @@ impl Limiter {
             return None;
         }
         let failures = self.0.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let w = failures.get(&ip)?;
+        let w = failures.map.get(&ip)?;
         let elapsed = now.saturating_duration_since(w.started);
         (w.count >= max && elapsed < WINDOW).then(|| WINDOW - elapsed)
     }
@@ -122,10 +150,11 @@ impl Limiter {
             return;
         }
         let mut failures = self.0.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() >= PRUNE_AT {
-            failures.retain(|_, w| now.saturating_duration_since(w.started) < WINDOW);
+        failures.prune(|w| now.saturating_duration_since(w.started) >= WINDOW);
+        if failures.map.len() >= MAX_TRACKED && !failures.map.contains_key(&ip) {
+            return;
         }
-        let w = failures.entry(ip).or_insert(Window { started: now, count: 0 });
+        let w = failures.map.entry(ip).or_insert(Window { started: now, count: 0 });
         if now.saturating_duration_since(w.started) >= WINDOW {
             *w = Window { started: now, count: 0 };
         }
@@ -138,13 +167,9 @@ impl Limiter {
         let now = Instant::now();
         let capacity = f64::from(rate.burst);
         let mut buckets = self.0.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= PRUNE_AT {
-            // A bucket that has refilled is the same as no bucket.
-            buckets.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_second < capacity
-            });
-        }
-        let b = buckets.entry(client.to_owned()).or_insert(Bucket { tokens: capacity, at: now });
+        // A bucket that has refilled is the same as no bucket.
+        buckets.prune(|b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_second >= capacity);
+        let b = buckets.map.entry(client.to_owned()).or_insert(Bucket { tokens: capacity, at: now });
         b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_second).min(capacity);
         b.at = now;
         if b.tokens >= 1.0 {
@@ -159,7 +184,12 @@ impl Limiter {
     fn source(&self, req: &Request) -> Option<IpAddr> {
         let forwarded = || {
             let value = req.headers().get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+            let last = value.rsplit(',').next()?.trim();
+            // `ip`, `ip:port`, `[v6]` or `[v6]:port`.
+            last.parse::<IpAddr>()
+                .ok()
+                .or_else(|| last.parse::<SocketAddr>().ok().map(|s| s.ip()))
+                .or_else(|| last.strip_prefix('[')?.strip_suffix(']')?.parse::<IpAddr>().ok())
         };
         let ip = if self.0.limits.trust_forwarded_for { forwarded() } else { None };
         let ip = ip.or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))?;
@@ -194,12 +224,18 @@ pub async fn failed_auth(req: Request, next: Next) -> Response {
         return too_many("too many failed authentication attempts from this address; retry later", wait)
             .into_response();
     }
+    let presented = CREDENTIAL_HEADERS.iter().any(|h| req.headers().contains_key(*h));
     let response = next.run(req).await;
-    if response.status() == StatusCode::UNAUTHORIZED || response.extensions().get::<AuthFailure>().is_some() {
+    let refused = presented && response.status() == StatusCode::UNAUTHORIZED;
+    if refused || response.extensions().get::<AuthFailure>().is_some() {
         limiter.failed(ip, Instant::now());
     }
     response
 }
+
+/// The headers that carry credentials in one dialect or another.
+const CREDENTIAL_HEADERS: &[&str] =
+    &["authorization", "mx-api-key", "mx-client-id", "md-session-token", "md-api-token"];
 
 #[cfg(test)]
 mod tests {
@@ -231,6 +267,24 @@ mod tests {
         assert!(l.blocked(ip, t0 + WINDOW).is_none());
         l.failed(ip, t0 + WINDOW);
         assert!(l.blocked(ip, t0 + WINDOW).is_none(), "a new minute starts over");
+    }
+
+    #[test]
+    fn a_flood_of_addresses_is_cleaned_up_once_per_doubling_and_bounded() {
+        let l = Limiter::new(Limits::default());
+        let t0 = Instant::now();
+        for i in 0..(PRUNE_AT as u32 + 10) {
+            l.failed(IpAddr::V4(std::net::Ipv4Addr::from(i)), t0);
+        }
+        let failures = l.0.failures.lock().unwrap();
+        assert_eq!(failures.map.len(), PRUNE_AT + 10, "all fresh: none dropped");
+        assert_eq!(failures.prune_at, (PRUNE_AT * 2).max(PRUNE_AT), "the next cleanup waits for twice as many");
+        drop(failures);
+        // A minute later the stale ones go at the next cleanup.
+        for i in 0..(PRUNE_AT as u32) {
+            l.failed(IpAddr::V4(std::net::Ipv4Addr::from(1_000_000 + i)), t0 + WINDOW);
+        }
+        assert!(l.0.failures.lock().unwrap().map.len() <= PRUNE_AT + 1);
     }
 
     #[test]

@@ -97,8 +97,13 @@ impl Db {
                     created_at: r.get(6)?,
                     updated_at: r.get(7)?,
                 })
-            })?;
-            return Ok(row.and_then(UserRow::into_user));
+            });
+            match row {
+                Ok(row) => return Ok(row.and_then(UserRow::into_user)),
+                // Busy past the short timeout these connections wait on the runtime's threads:
+                // the sqlx readers below wait longer, off them.
+                Err(e) => tracing::debug!(error = %e, "fast read failed; reading through sqlx"),
+            }
         }
         let row: Option<UserRow> = on_reader!(self, |conn| sqlx::query_as(concat!(
             "SELECT ",
