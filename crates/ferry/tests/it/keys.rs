@@ -25,9 +25,7 @@ fn keys_cli(db_url: &str, env: &[(&str, &str)], args: &[&str]) -> Value {
 }
 
 fn member_body(password: &str) -> Value {
-    json!({ "member": { "institution_code": "mxbank", "credentials": [
-        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
-        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": password } ] } })
+    mxbank_member("mxuser", password)
 }
 
 fn rotation_on(db_url: &str) {
@@ -36,9 +34,7 @@ fn rotation_on(db_url: &str) {
     let receiver = HookReceiver::start(Duration::ZERO);
     let old_env = [("FERRY_MASTER_KEY", old.as_str()), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")];
     let server = Server::start_with(db_url, &dir.join("old.log"), &old_env);
-    let creds = keys_cli(db_url, &old_env, &["clients", "create", "rotation", "--json"]);
-    let client = creds["client_id"].as_str().unwrap().to_owned();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    let (client, auth) = new_client(db_url, "rotation", &old_env);
     add_webhook(db_url, &client, &receiver.url, &old_env);
     let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
     let user = body["user"]["guid"].as_str().unwrap().to_owned();

@@ -443,9 +443,7 @@ fn a_backup_restores_with_its_key_and_opens_the_credentials() {
     let dir = temp_dir();
     let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
     let server = Server::start(&db_url, &dir.join("server.log"));
-    let created = ferry(&db_url).args(["clients", "create", "backup", "--json"]).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, auth) = new_client(&db_url, "backup", &[]);
     let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
     let user = body["user"]["guid"].as_str().unwrap().to_owned();
     let body = json!({ "member": { "institution_code": "mxbank", "credentials": [
@@ -491,17 +489,11 @@ fn the_request_id_follows_a_member_into_its_job_and_its_webhooks() {
     let receiver = HookReceiver::start(Duration::ZERO);
     let env = [("FERRY_LOG_FORMAT", "json"), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")];
     let server = Server::start_with(&db_url, &log, &env);
-    let created = ferry(&db_url).args(["clients", "create", "ids", "--json"]).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
-    add_webhook(&db_url, client, &receiver.url, &[]);
+    let (client, auth) = new_client(&db_url, "ids", &[]);
+    add_webhook(&db_url, &client, &receiver.url, &[]);
     let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
     let user = body["user"]["guid"].as_str().unwrap().to_owned();
-    let member = json!({ "member": { "institution_code": "mxbank", "credentials": [
-        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
-        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
-    let body = member.to_string();
+    let body = mxbank_member("mxuser", "password").to_string();
     let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
     use std::io::{Read, Write};
     write!(

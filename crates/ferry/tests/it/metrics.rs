@@ -93,11 +93,8 @@ fn metrics_move_when_their_events_happen() {
     assert!(value(&text, "ferry_db_connections", &[("pool", "reader"), ("state", "open")]).unwrap() >= 1.0);
     assert!(value(&text, "ferry_jobs_total", &[]).is_none(), "{text}");
 
-    let created = ferry(&db_url).args(["clients", "create", "metrics", "--json"]).output().unwrap();
-    let creds: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
-    add_webhook(&db_url, client, &receiver.url, &[]);
+    let (client, auth) = new_client(&db_url, "metrics", &[]);
+    add_webhook(&db_url, &client, &receiver.url, &[]);
 
     // Requests, by route template (never the raw path) and status.
     let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
@@ -120,9 +117,7 @@ fn metrics_move_when_their_events_happen() {
 
     // A member that connects, and one whose login is wrong: jobs, deliveries, members.
     for login in ["mxuser", "nobody"] {
-        let member = json!({ "member": { "institution_code": "mxbank", "credentials": [
-            { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": login },
-            { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
+        let member = mxbank_member(login, "password");
         // A user each: the same login twice for one user would be a duplicate.
         let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
         let owner = body["user"]["guid"].as_str().unwrap().to_owned();

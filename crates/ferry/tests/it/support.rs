@@ -246,3 +246,21 @@ pub fn add_webhook(db_url: &str, client: &str, url: &str, env: &[(&str, &str)]) 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Creates a client with the CLI (with `env`, e.g. the master key); returns its id and the
+/// value of an `Authorization: Basic` header for it.
+pub fn new_client(db_url: &str, name: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = ferry(db_url).envs(env.iter().copied()).args(["clients", "create", name, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = creds["client_id"].as_str().unwrap().to_owned();
+    let auth = b64(&format!("{id}:{}", creds["api_key"].as_str().unwrap()));
+    (id, auth)
+}
+
+/// The body of `POST /users/{user}/members` for MX Bank with these credentials.
+pub fn mxbank_member(login: &str, password: &str) -> Value {
+    serde_json::json!({ "member": { "institution_code": "mxbank", "credentials": [
+        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": login },
+        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": password } ] } })
+}

@@ -39,11 +39,7 @@ fn killing_one_of_two_nodes_under_load_loses_nothing_acknowledged() {
     ];
     let doomed = Server::start_with(&db_url, &dir.join("a.log"), &env);
     let survivor = Server::start_with(&db_url, &dir.join("b.log"), &env);
-    let created =
-        ferry(&db_url).args(["clients", "create", "nodes", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap().to_owned();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    let (client, auth) = new_client(&db_url, "nodes", &[("FERRY_MASTER_KEY", key)]);
     add_webhook(&db_url, &client, &receiver.url, &[("FERRY_MASTER_KEY", key)]);
 
     // Four clients, each alternating between the nodes: a user, then its member (202 = acknowledged).
@@ -63,9 +59,7 @@ fn killing_one_of_two_nodes_under_load_loses_nothing_acknowledged() {
                         continue; // the node is gone: nothing was acknowledged
                     };
                     let user = body["user"]["guid"].as_str().unwrap().to_owned();
-                    let member = json!({ "member": { "institution_code": "mxbank", "credentials": [
-                        { "guid": "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1", "value": "mxuser" },
-                        { "guid": "CRD-e3d7ea81-aac7-05e9-fbdd-4b493c6e474d", "value": "password" } ] } });
+                    let member = mxbank_member("mxuser", "password");
                     if let Ok((202, body)) =
                         request_at(addr, "POST", &format!("/users/{user}/members"), &auth, Some(&member))
                     {
