@@ -47,10 +47,7 @@ fn catalogs_import_from_toml_and_loopback_is_refused_unless_allowed() {
     let fakes = fakes();
     let dir = temp_dir();
     let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
-    let created = ferry(&db_url).args(["clients", "create", "real", "--json"]).output().unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, auth) = new_client(&db_url, "real", &[]);
 
     // The catalog file: an OFX bank at the fake, in the README's format.
     let catalog = dir.join("catalog.toml");

@@ -100,10 +100,7 @@ fn storm(db_url: &str, dir: &Path) {
     ];
     let migrate = ferry(db_url).envs(env).arg("migrate").output().unwrap();
     assert!(migrate.status.success(), "{migrate:?}");
-    let created = ferry(db_url).envs(env).args(["clients", "create", "storm", "--json"]).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap().to_owned();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    let (client, auth) = new_client(db_url, "storm", &env);
     let receiver = HookReceiver::start(Duration::ZERO);
     add_webhook(db_url, &client, &receiver.url, &env);
 

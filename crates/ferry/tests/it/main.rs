@@ -97,9 +97,7 @@ fn a_job_survives_kill_9_of_its_worker() {
     let db_url = format!("sqlite://{}", dir.join("ferry.db").display());
     let env = [("FERRY_JOB_LEASE_SECS", "2"), ("FERRY_WORKERS", "1")];
     let server = Server::start_with(&db_url, &dir.join("first.log"), &env);
-    let created = ferry(&db_url).args(["clients", "create", "crash", "--json"]).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, auth) = new_client(&db_url, "crash", &[]);
     let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
     let user = body["user"]["guid"].as_str().unwrap().to_owned();
     let member_body = json!({ "member": { "institution_code": "mxbank", "credentials": [
@@ -171,10 +169,7 @@ fn two_workers_share_a_postgres_queue_without_running_a_job_twice() {
         })
         .collect();
 
-    let created =
-        ferry(&db_url).args(["clients", "create", "queue", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, auth) = new_client(&db_url, "queue", &[("FERRY_MASTER_KEY", key)]);
     let members: Vec<(String, String)> = (0..24)
         .map(|i| {
             let (_, body) = server.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
@@ -208,10 +203,8 @@ fn kill_9_in_the_middle_of_a_delivery_loses_nothing() {
     let receiver = HookReceiver::start(Duration::from_secs(4));
     let env = [("FERRY_WEBHOOK_LEASE_SECS", "2"), ("FERRY_WEBHOOKS_ALLOW_LOOPBACK", "1")];
     let server = Server::start_with(&db_url, &dir.join("first.log"), &env);
-    let created = ferry(&db_url).args(["clients", "create", "hooks", "--json"]).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    let (client, auth) = new_client(&db_url, "hooks", &[]);
+    let client = client.as_str();
     // Without the loopback switch, the CLI refuses the receiver's address.
     let refused = ferry(&db_url)
         .args(["webhooks", "add", "--client", client, "--url", &receiver.url])
@@ -283,11 +276,8 @@ fn two_processes_deliver_from_one_postgres_database_without_duplicates() {
     let receiver = HookReceiver::start(Duration::ZERO);
     let server =
         Server::start_with(&db_url, &dir.join("api.log"), &[("FERRY_MASTER_KEY", key), ("FERRY_NO_WORKERS", "true")]);
-    let created =
-        ferry(&db_url).args(["clients", "create", "hooks", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let client = creds["client_id"].as_str().unwrap();
-    let auth = b64(&format!("{client}:{}", creds["api_key"].as_str().unwrap()));
+    let (client, auth) = new_client(&db_url, "hooks", &[("FERRY_MASTER_KEY", key)]);
+    let client = client.as_str();
     add_webhook(&db_url, client, &receiver.url, &[("FERRY_MASTER_KEY", key)]);
     let _workers: Vec<Killed> = (0..2)
         .map(|i| {
@@ -361,10 +351,7 @@ fn sigterm_hands_running_jobs_to_another_node_at_once() {
     let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let dir = temp_dir();
     let mut node_a = Server::start_with(&db_url, &dir.join("a.log"), &[("FERRY_MASTER_KEY", key)]);
-    let created =
-        ferry(&db_url).args(["clients", "create", "term", "--json"]).env("FERRY_MASTER_KEY", key).output().unwrap();
-    let creds: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let auth = b64(&format!("{}:{}", creds["client_id"].as_str().unwrap(), creds["api_key"].as_str().unwrap()));
+    let (_, auth) = new_client(&db_url, "term", &[("FERRY_MASTER_KEY", key)]);
     let (_, body) = node_a.request("POST", "/users", &auth, Some(&json!({ "user": {} })));
     let user = body["user"]["guid"].as_str().unwrap().to_owned();
     // `slow`: a 3-second login, so the job is running when the signal comes.
