@@ -150,7 +150,10 @@ fn parse_zone(zone: &str) -> Result<UtcOffset, String> {
     let (hours, minutes) = match number.split_once('.') {
         Some((h, m)) => (digits(h, "zone hours")?, digits(m, "zone minutes")?),
         // Some servers write `-0500`; four digits are read as HHMM.
-        None if number.len() == 4 => (digits(&number[..2], "zone hours")?, digits(&number[2..], "zone minutes")?),
+        // (ASCII only: the halves are byte slices, and a mutated file may put anything there.)
+        None if number.len() == 4 && number.is_ascii() => {
+            (digits(&number[..2], "zone hours")?, digits(&number[2..], "zone minutes")?)
+        }
         None => (digits(number, "zone hours")?, 0),
     };
     if hours > 23 || minutes > 59 {

@@ -46,6 +46,9 @@ fn malformed_dates_are_refused() {
         "20240105.5",
         "2024010512000O",
         "20240105120000.1234567890",
+        // Four bytes of zone that are not four characters (found by the mutation property).
+        "20240105120000[\u{fffd}4:EST]",
+        "20240105120000[-\u{e9}12]",
     ] {
         assert!(OfxDate::parse(text).is_err(), "{text:?} should be refused");
     }
