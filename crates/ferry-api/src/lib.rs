@@ -7,6 +7,7 @@ mod auth;
 mod dialect;
 mod error;
 mod extract;
+pub mod faces;
 pub mod limits;
 mod nexus;
 mod oauth;
@@ -35,9 +36,21 @@ pub fn router(service: Service) -> Router {
     router_with(service, limits::Limits::default())
 }
 
+/// How a server is set up: its limits, and which server faces it shows.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub limits: limits::Limits,
+    pub faces: faces::Faces,
+}
+
 /// The application with these limits.
 pub fn router_with(service: Service, limits: limits::Limits) -> Router {
-    let limiter = limits::Limiter::new(limits);
+    router_with_options(service, Options { limits, ..Options::default() })
+}
+
+/// The application with these options.
+pub fn router_with_options(service: Service, options: Options) -> Router {
+    let limiter = limits::Limiter::new(options.limits);
     let common_layers =
         |r: Router, dialect: &'static str| common_layers(r, dialect).layer(axum::Extension(limiter.clone()));
     let platform = common_layers(
@@ -54,9 +67,14 @@ pub fn router_with(service: Service, limits: limits::Limits) -> Router {
         "platform",
     );
     let nexus = common_layers(nexus::router(service.clone()), "nexus");
+    let simplefin = common_layers(faces::simplefin::router(service.clone()), "simplefin");
+    let ofx = common_layers(faces::ofx::router(service.clone()), "ofx");
     let atrium = common_layers(atrium::router(service), "atrium");
+    let shown = options.faces;
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
-        let target = if nexus::is_nexus(req.headers()) {
+        let target = if let Some(face) = faces::face_of(shown, req.uri().path()) {
+            if face == "ofx" { ofx.clone() } else { simplefin.clone() }
+        } else if nexus::is_nexus(req.headers()) {
             nexus.clone()
         } else if atrium::is_atrium(req.headers()) {
             atrium.clone()

@@ -140,12 +140,6 @@ fn kind_of(name: &str) -> &'static str {
     }
 }
 
-/// Account types whose balance is what the holder owes: SimpleFIN writes it negative, MX
-/// positive (an overpaid card shows a negative balance).
-fn is_liability(kind: &str) -> bool {
-    matches!(kind, "CREDIT_CARD" | "LOAN" | "MORTGAGE" | "LINE_OF_CREDIT")
-}
-
 fn account(a: &wire::Account, balance: Option<Decimal>, org: Option<String>) -> AccountData {
     let name = a.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Account".into());
     let kind = kind_of(&name);
@@ -156,7 +150,7 @@ fn account(a: &wire::Account, balance: Option<Decimal>, org: Option<String>) -> 
         subtype: None,
         account_number: None,
         routing_number: None,
-        balance: if is_liability(kind) { balance.map(|b| -b) } else { balance },
+        balance: if ferry_domain::is_liability_kind(kind) { balance.map(|b| -b) } else { balance },
         available_balance: a.available_balance.as_ref().and_then(wire::Money::decimal),
         credit_limit: None,
         apr: None,

@@ -9,6 +9,7 @@ mod context;
 mod data;
 mod edits;
 mod error;
+mod faces;
 mod institutions;
 mod jobs;
 mod keys;
@@ -33,7 +34,10 @@ pub use context::with_request_id;
 pub use data::{AccountFilter, DataScope};
 pub use edits::{AccountInput, MANUAL_INSTITUTION_CODE, TransactionEdit};
 pub use error::{Error, Result};
-pub use ferry_store::{AttemptLog, Db, DeliveryLog, InstitutionFilter, UserFilter, WebhookEndpoint};
+pub use faces::{
+    FaceAccount, FaceQuery, FaceView, OFX_LOCK_AFTER, OFX_LOCK_FOR, OfxSignon, SETUP_TOKEN_TTL, SetupToken, face_time,
+};
+pub use ferry_store::{AttemptLog, Db, DeliveryLog, InstitutionFilter, SimplefinAccess, UserFilter, WebhookEndpoint};
 pub use institutions::InstitutionRef;
 pub use jobs::{Connectors, JobStart};
 pub use keys::{ColumnKeys, RotationReport};

@@ -118,8 +118,8 @@ pub(crate) fn with_query(base: &str, params: &[(&str, &str)]) -> Result<String> 
 }
 
 impl Service {
-    /// Ferry's public base URL, without a trailing slash.
-    fn public_url(&self) -> &str {
+    /// Ferry's public base URL (where other apps reach it), without a trailing slash.
+    pub fn public_url(&self) -> &str {
         self.inner.config.public_url.trim_end_matches('/')
     }
 

@@ -130,6 +130,19 @@ pub struct Account {
     pub updated_at: OffsetDateTime,
 }
 
+/// Account types whose balance is what the holder owes. MX (and Ferry) keep such balances
+/// positive; SimpleFIN and OFX write them negative, so each protocol edge flips them.
+pub fn is_liability_kind(kind: &str) -> bool {
+    matches!(kind, "CREDIT_CARD" | "LOAN" | "MORTGAGE" | "LINE_OF_CREDIT")
+}
+
+impl Account {
+    /// The balance is what the holder owes (see [`is_liability_kind`]).
+    pub fn is_liability(&self) -> bool {
+        is_liability_kind(&self.kind)
+    }
+}
+
 /// Account fields users set on manual accounts (property, insurance and loan details).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AccountDetails {

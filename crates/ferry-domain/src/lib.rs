@@ -11,7 +11,7 @@ mod status;
 
 pub use aggregation::{
     Account, AccountDetails, AccountType, Challenge, ChallengeOption, Job, JobStatus, JobType, PropertyType,
-    Transaction,
+    Transaction, is_liability_kind,
 };
 pub use guid::{
     AccountGuid, ClientId, CredentialGuid, GuidError, InstitutionGuid, JobGuid, MemberGuid, TransactionGuid, UserGuid,

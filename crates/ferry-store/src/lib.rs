@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 mod accounts;
 mod clients;
 mod connector_states;
+mod faces;
 mod fast_read;
 mod institutions;
 mod jobs;
@@ -37,6 +38,7 @@ mod webhooks;
 
 pub use clients::ClientRecord;
 pub use connector_states::{ConnectorState, StateWrite};
+pub use faces::{NewSimplefinAccess, OfxLogin, SimplefinAccess, SimplefinCredentials};
 pub use institutions::InstitutionFilter;
 pub use jobs::{JobChange, JobGuard, SealedState};
 pub use members::{CredentialChange, MemberChanges, MemberFilter, MemberUpdate, SealedCredentials};

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_reconciler_indexes"),
     migration!(12, "0012_connectors"),
     migration!(13, "0013_request_ids"),
+    migration!(14, "0014_faces"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

@@ -479,6 +479,54 @@ impl Db {
         })
     }
 
+    /// A page of a user's (or one of their accounts') transactions dated within `from..=to`
+    /// for the server faces, newest
+    /// first, after `after` (the last row of the previous page): keyset pages, so reading a
+    /// long history costs the same per page. The caller resolved the user through a
+    /// client-scoped read.
+    pub async fn export_transactions(
+        &self,
+        user: &UserGuid,
+        scope: &TransactionScope,
+        from: Date,
+        to: Date,
+        after: Option<(Date, &TransactionGuid)>,
+        limit: i64,
+    ) -> Result<Vec<Transaction>> {
+        let page_as_json = match self {
+            Db::Sqlite(_) => {
+                concat!("SELECT COALESCE(json_group_array(json_array(", page_columns!(), ")), '[]') FROM (")
+            }
+            Db::Postgres(_) => concat!(
+                "SELECT CAST(COALESCE(json_agg(json_build_array(",
+                page_columns!(),
+                ")), '[]'::json) AS TEXT) FROM ("
+            ),
+        };
+        let rows: String = on_reader!(self, |conn| {
+            let mut select = QueryBuilder::new(page_as_json);
+            select.push(concat!(
+                "SELECT ",
+                transaction_columns!(),
+                " FROM (SELECT t.guid AS page_guid FROM transactions t"
+            ));
+            push_scope!(select, user, scope, from, to);
+            if let Some((date, guid)) = after {
+                select.push(" AND (t.date < ").push_bind(date.to_string());
+                select.push(" OR (t.date = ").push_bind(date.to_string());
+                select.push(" AND t.guid < ").push_bind(guid.as_str().to_owned()).push("))");
+            }
+            select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(limit);
+            select.push(
+                ") p JOIN transactions t ON t.guid = p.page_guid
+                 JOIN users u ON u.guid = t.user_guid JOIN accounts a ON a.guid = t.account_guid) s",
+            );
+            let rows: String = select.build_query_scalar().fetch_one(&mut *conn).await?;
+            rows
+        });
+        page_rows(&rows)?.into_iter().map(TransactionRow::into_transaction).collect()
+    }
+
     /// Records a user's edit of a transaction's description and memo (`None` leaves one as it
     /// is). Edits live beside the institution's values, so re-aggregation keeps them.
     pub async fn edit_transaction(

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod config;
+mod faces;
 mod metrics;
 
 use std::future::IntoFuture;
@@ -43,6 +44,8 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
+        faces: faces::FaceArgs,
+        #[command(flatten)]
         metrics: metrics::MetricsArgs,
     },
     /// Run aggregation workers only (to scale out next to `serve --no-workers`).
@@ -73,6 +76,16 @@ enum Command {
     Webhooks {
         #[command(subcommand)]
         command: WebhooksCommand,
+    },
+    /// The SimpleFIN server face: setup tokens and access URLs (see the README).
+    Simplefin {
+        #[command(subcommand)]
+        command: faces::SimplefinCommand,
+    },
+    /// The OFX server face: users' OFX passwords, and what to type into OFX apps.
+    Ofx {
+        #[command(subcommand)]
+        command: faces::OfxCommand,
     },
     /// Rotate the master key (see the README's "Rotating the master key").
     Keys {
@@ -336,9 +349,12 @@ async fn main() -> Result<()> {
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;
     db.migrate().await.context("cannot migrate the database")?;
     match cli.command {
-        Command::Serve { listen, workers, no_workers, limits, metrics } => {
-            serve(db, &cli.database, listen, &workers, no_workers, limits.limits(), &metrics).await
+        Command::Serve { listen, workers, no_workers, limits, faces, metrics } => {
+            let options = ferry_api::Options { limits: limits.limits(), faces: faces.faces() };
+            serve(db, &cli.database, listen, &workers, no_workers, options, &metrics).await
         }
+        Command::Simplefin { command } => faces::simplefin(db, command).await,
+        Command::Ofx { command } => faces::ofx(db, command).await,
         Command::Worker { workers, metrics } => {
             let service = service(db.clone(), &cli.database, &workers)?;
             metrics::start(&metrics, &service).await?;
@@ -495,7 +511,7 @@ async fn serve(
     listen: String,
     workers: &WorkerArgs,
     no_workers: bool,
-    limits: ferry_api::limits::Limits,
+    options: ferry_api::Options,
     metrics: &metrics::MetricsArgs,
 ) -> Result<()> {
     // Bind before creating the development client, so its key is never printed for a server
@@ -528,11 +544,17 @@ async fn serve(
         println!("  try: curl -u {}:{} http://{local}/users", client.id, key.expose());
     }
     println!("Ferry listening on http://{local} ({})", db.backend());
+    if options.faces.simplefin {
+        println!("  SimpleFIN face on: claim setup tokens from `ferry simplefin token`");
+    }
+    if options.faces.ofx {
+        println!("  OFX face on: POST /ofx, sign on with `ferry ofx password`");
+    }
     tracing::info!(%local, backend = db.backend(), "listening");
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut until_stopped = stopping.clone();
-    let app =
-        ferry_api::router_with(service.clone(), limits).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = ferry_api::router_with_options(service.clone(), options.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = until_stopped.wait_for(|s| *s).await;

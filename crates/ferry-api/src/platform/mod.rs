@@ -22,6 +22,7 @@ pub fn routes() -> Router<Service> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user}", get(users::read).put(users::update).delete(users::delete))
         .route("/users/{user}/api_token", post(users::api_token))
+        .route("/users/{user}/simplefin_token", post(users::simplefin_token))
         .route("/users/{user}/members", get(members::list).post(members::create))
         .route("/users/{user}/members/{member}", get(members::read).put(members::update).delete(members::delete))
         .route("/users/{user}/members/{member}/status", get(members::status))

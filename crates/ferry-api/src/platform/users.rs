@@ -116,3 +116,21 @@ pub async fn api_token(
     let token = s.create_api_token(&client, &user_ref(v, &user)?).await?;
     Ok(json::respond(v, StatusCode::OK, serde_json::json!({ "api_token": { "token": token } })))
 }
+
+/// `POST /users/{user}/simplefin_token`: a one-time SimpleFIN setup token for the user (valid
+/// 24 hours), to paste into a SimpleFIN client; claiming it needs the server's SimpleFIN face
+/// (`ferry serve --simplefin`).
+pub async fn simplefin_token(
+    State(s): State<Service>,
+    v: Version,
+    Auth(client): Auth,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = s.issue_simplefin_token(&client, &user_ref(v, &user)?).await?;
+    let expires_at = token.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    Ok(json::respond(
+        v,
+        StatusCode::OK,
+        json!({ "simplefin_token": { "setup_token": token.setup_token, "expires_at": expires_at } }),
+    ))
+}

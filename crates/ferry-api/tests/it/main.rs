@@ -9,6 +9,7 @@ mod aggregation;
 mod concurrency;
 mod dialects;
 mod errors;
+mod faces;
 mod institutions;
 mod isolation;
 mod limits;
