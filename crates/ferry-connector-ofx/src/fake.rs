@@ -273,6 +273,7 @@ fn answer(r: &Request, today: Date, approved: &[String]) -> Response {
                     fi_name: Some("Fake Bank".into()),
                     signon_infos: vec![info],
                     message_sets: Vec::new(),
+                    address: None,
                 };
                 response.profile = Some(TrnRs { trnuid, status: Status::ok(), body: Some(profile) });
             }

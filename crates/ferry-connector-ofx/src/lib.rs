@@ -38,7 +38,7 @@ pub use error::ParseError;
 pub use header::{Header, SUPPORTED_VERSIONS};
 pub use invest::{InvBalance, InvTransaction, InvTransactionList, InvestmentStatement, Position};
 pub use lex::MAX_DEPTH;
-pub use profile::{MessageSet, Profile, SignonInfo};
+pub use profile::{Address, MessageSet, PasswordRules, Profile, SignonInfo};
 pub use request::{
     BankStatementRequest, CardStatementRequest, InvestmentStatementRequest, Item, Request, RequestItem, Signon,
     parse_request,

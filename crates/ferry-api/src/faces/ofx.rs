@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use ferry_connector_ofx::{
-    AccountInfo, AccountInfoList, AccountRef, AccountType, Balance, InvBalance, InvTransaction, InvTransactionList,
-    InvestmentStatement, Item, MessageSet, OfxDate, Position, Profile, Request, Response, SecId, Security,
-    SecurityKind, Severity, SignonInfo, SignonResponse, Statement, StatementTransaction, Status, Style,
-    TransactionList, TrnRs, TrnType, parse_request, write,
+    AccountInfo, AccountInfoList, AccountRef, AccountType, Address, Balance, InvBalance, InvTransaction,
+    InvTransactionList, InvestmentStatement, Item, MessageSet, OfxDate, PasswordRules, Position, Profile, Request,
+    Response, SecId, Security, SecurityKind, Severity, SignonInfo, SignonResponse, Statement, StatementTransaction,
+    Status, Style, TransactionList, TrnRs, TrnType, parse_request, write,
 };
 use ferry_core::{FaceAccount, FaceQuery, OfxSignon, Service, face_time};
 use ferry_domain::{Account, AccountGuid, ClientId, RecordData, Transaction, UserGuid};
@@ -436,9 +436,11 @@ async fn investment(
     Ok((TrnRs { trnuid, status: Status::ok(), body: Some(statement) }, securities))
 }
 
-/// The server's profile: one realm, password sign-on, every message set at this URL.
+/// The server's profile: one realm, password sign-on, every message set at this URL, and
+/// everything else the specification requires of a server's profile (clients such as ofxget
+/// check it strictly).
 fn profile(s: &Service, now: OffsetDateTime) -> Profile {
-    let url = format!("{}/ofx", s.public_url().trim_end_matches('/'));
+    let url = format!("{}/ofx", s.public_url());
     let sets = [
         "SIGNONMSGSET",
         "SIGNUPMSGSET",
@@ -448,16 +450,40 @@ fn profile(s: &Service, now: OffsetDateTime) -> Profile {
         "SECLISTMSGSET",
         "PROFMSGSET",
     ];
+    let rules = PasswordRules {
+        min: 8,
+        max: 32,
+        char_type: "ALPHAORNUMERIC".into(),
+        case_sensitive: true,
+        special: true,
+        spaces: true,
+        pin_change: false,
+    };
     Profile {
-        dtprofup: Some(OfxDate::DateTime(now.replace_time(time::Time::MIDNIGHT))),
-        fi_name: Some("Ferry".into()),
-        signon_infos: vec![SignonInfo { realm: Some("FERRY".into()), ..Default::default() }],
+        // The profile changes only with the server's version: a fixed date lets clients cache it.
+        dtprofup: Some(OfxDate::Date(time::macros::date!(2026 - 01 - 01).min(now.date()))),
+        fi_name: Some(ORG.into()),
+        signon_infos: vec![SignonInfo { realm: Some(REALM.into()), rules: Some(rules), ..Default::default() }],
         message_sets: sets
             .iter()
-            .map(|name| MessageSet { name: (*name).into(), version: Some("1".into()), url: Some(url.clone()) })
+            .map(|name| MessageSet {
+                name: (*name).into(),
+                version: Some("1".into()),
+                url: Some(url.clone()),
+                realm: Some(REALM.into()),
+            })
             .collect(),
+        address: Some(Address {
+            addr1: "Self-hosted".into(),
+            city: "Local".into(),
+            state: "NA".into(),
+            postal_code: "00000".into(),
+            country: "USA".into(),
+        }),
     }
 }
+
+const REALM: &str = "FERRY";
 
 #[cfg(test)]
 mod tests {

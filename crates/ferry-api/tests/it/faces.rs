@@ -548,6 +548,8 @@ async fn ofx_face_serves_account_info_and_statements_in_v1_and_v2() {
         .await;
         assert_eq!(r.signon.status.code, 0);
         let profile = r.profile.unwrap().body.unwrap();
+        assert!(profile.address.is_some(), "a server's profile carries its address");
+        assert!(profile.message_sets.iter().all(|m| m.realm.as_deref() == Some("FERRY")));
         assert!(
             profile
                 .message_sets
@@ -629,6 +631,63 @@ async fn ofx_sign_on_refuses_wrong_passwords_and_locks_after_five() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let (status, _, _) = send(&face, Method::GET, "/ofx", &[], Vec::new()).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refused_face_credentials_count_against_the_address() {
+    each_backend(|app| async move {
+        let limits = ferry_api::limits::Limits { failed_auth_per_minute: 3, ..Default::default() };
+        let options = ferry_api::Options { limits, faces: Faces { simplefin: true, ofx: true } };
+        let face = ferry_api::router_with_options(app.service.clone(), options);
+        let user = app.user(Some("carol")).await;
+        let _ = user;
+        app.service.set_ofx_password(&app.client, &UserRef::Id("carol".into()), "right password").await.unwrap();
+        let token = app.service.issue_simplefin_token(&app.client, &UserRef::Id("carol".into())).await.unwrap();
+        let (_, creds) = claim(&app, &face, &token.setup_token).await;
+        let creds = creds.unwrap();
+        let from = |ip: &str, mut req: Request<Body>| {
+            let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+            req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+            let face = face.clone();
+            async move { face.oneshot(req).await.unwrap().status() }
+        };
+        let accounts = |auth: String| {
+            Request::builder().uri("/simplefin/accounts").header("authorization", auth).body(Body::empty()).unwrap()
+        };
+        let mut n = 0;
+        let wrong_ofx = {
+            let request = ferry_connector_ofx::Request::new(
+                102,
+                signon("carol", "wrong password"),
+                vec![Item::account_info()],
+                || {
+                    n += 1;
+                    format!("T{n}")
+                },
+            );
+            write(&request.to_ofx(), Style { closed_leaves: false, pretty: false })
+        };
+        let ofx_req = |body: Vec<u8>| {
+            Request::builder()
+                .method(Method::POST)
+                .uri("/ofx")
+                .header("content-type", "application/x-ofx")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let attacker = "192.0.2.7";
+        assert_eq!(from(attacker, accounts(basic(&creds.0, "wrong"))).await, StatusCode::FORBIDDEN);
+        let claim_req =
+            Request::builder().method(Method::POST).uri("/simplefin/claim/guessed").body(Body::empty()).unwrap();
+        assert_eq!(from(attacker, claim_req).await, StatusCode::FORBIDDEN);
+        assert_eq!(from(attacker, ofx_req(wrong_ofx.clone())).await, StatusCode::OK, "15500 in the body");
+        // Three refusals: the right credentials are refused too, for the rest of the minute.
+        assert_eq!(from(attacker, accounts(basic(&creds.0, &creds.1))).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(from(attacker, ofx_req(wrong_ofx)).await, StatusCode::TOO_MANY_REQUESTS);
+        // Another address is not.
+        assert_eq!(from("192.0.2.8", accounts(basic(&creds.0, &creds.1))).await, StatusCode::OK);
     })
     .await;
 }
