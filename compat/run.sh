@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK, Schemathesis, the Atrium SDK,
-# the Nexus scenario, the OAuth/webhooks suite and the real-institutions suite (SimpleFIN and OFX
-# against their fake servers) against a freshly started `ferry serve`, once per database; and the
+# the Nexus scenario, the OAuth/webhooks suite, the real-institutions suite (SimpleFIN and OFX
+# against their fake servers) and the server-faces suite (simplefin4py and ofxget against Ferry's
+# own SimpleFIN and OFX faces) against a freshly started `ferry serve`, once per database; and the
 # OFX interop check with ofxtools, which needs no server, once per invocation.
 #
 #   compat/run.sh [DATABASE_URL...]
@@ -20,9 +21,11 @@ ATRIUM_PIN="atrium==2.11.7"
 SCHEMATHESIS_PIN="schemathesis==4.32.5"
 # ofxtools is GPL: a test tool installed into the cached venv, never vendored nor linked.
 OFXTOOLS_PIN="ofxtools==1.1.1"
+# The faces suite's published clients, one venv (space-separated pins).
+FACES_PINS="simplefin4py==0.0.18 $OFXTOOLS_PIN"
 
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks real_institutions ofx_interop}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks real_institutions faces ofx_interop}
 has_suite() { [[ " $SUITES " == *" $1 "* ]]; }
 
 binary() { # binary VAR DEFAULT HOW_TO_BUILD: resolves $VAR (relative: from the repo root), exits if missing
@@ -90,13 +93,14 @@ mkdir -p "$ENV_ROOT"
 
 key() { printf '%s' "$*" | sha256sum | cut -c1-12; }
 
-python_env() { # python_env NAME PIN -> prints the venv's directory
-  local dir
+python_env() { # python_env NAME "PIN [PIN...]" -> prints the venv's directory (keyed by all the pins)
+  local dir pins
+  read -ra pins <<<"$2"
   dir="$ENV_ROOT/$1-$(key "$2" "$("$PYTHON" -V 2>&1)")"
   if [[ ! -f $dir/.ok ]]; then
     rm -rf "$dir"
     "$PYTHON" -m venv "$dir" >&2
-    "$dir/bin/pip" install -q --disable-pip-version-check "$2" >&2
+    "$dir/bin/pip" install -q --disable-pip-version-check "${pins[@]}" >&2
     touch "$dir/.ok"
   fi
   echo "$dir"
@@ -142,8 +146,11 @@ start_server() { # start_server LABEL DATABASE_URL; sets FERRY_URL FERRY_CLIENT_
   # real_institutions suite's fake SimpleFIN server and fake OFX bank are there too. Every suite
   # comes from 127.0.0.1 and some fail to authenticate on purpose (Schemathesis guesses OAuth
   # states by the hundred): the per-address limit on failed authentication is off here (the
-  # Rust tests cover it).
-  FERRY_AUTH_FAILURES_PER_MINUTE=0 FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 FERRY_CONNECTORS_ALLOW_LOOPBACK=1 "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
+  # Rust tests cover it). The SimpleFIN and OFX faces are on for the faces suite, with the
+  # server's own URL as the public one (setup tokens and `ferry ofx info` are built on it).
+  FERRY_AUTH_FAILURES_PER_MINUTE=0 FERRY_WEBHOOKS_ALLOW_LOOPBACK=1 FERRY_CONNECTORS_ALLOW_LOOPBACK=1 \
+    FERRY_SIMPLEFIN=1 FERRY_OFX=1 FERRY_PUBLIC_URL="$FERRY_URL" \
+    "$FERRY_BIN" serve --listen "127.0.0.1:$port" --database "$url" >>"$logf" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 120; i++)); do
     if curl -fsS -o /dev/null "$FERRY_URL/health" 2>/dev/null; then
@@ -172,6 +179,7 @@ run_suite() { # run_suite LABEL SUITE [DATABASE_URL]
     oauth_webhooks) "$SDK_VENV/bin/python" "$COMPAT_DIR/oauth_webhooks_sdk.py" || rc=$? ;;
     real_institutions)
       FERRY_DATABASE_URL="$url" "$SDK_VENV/bin/python" "$COMPAT_DIR/real_institutions_sdk.py" || rc=$? ;;
+    faces) FERRY_DATABASE_URL="$url" "$FACES_VENV/bin/python" "$COMPAT_DIR/faces_clients.py" || rc=$? ;;
     ofx_interop) "$OFX_VENV/bin/python" "$COMPAT_DIR/ofx_interop.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
@@ -228,6 +236,7 @@ log "preparing environments in $ENV_ROOT"
 ! has_suite node || NODE_MODULES=$(node_env)
 ! has_suite atrium || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
 ! has_suite ofx_interop || OFX_VENV=$(python_env py-ofx "$OFXTOOLS_PIN")
+! has_suite faces || FACES_VENV=$(python_env py-faces "$FACES_PINS")
 
 LABELS=()
 URLS=()

@@ -98,7 +98,8 @@ impl Service {
         let user = self.get_user(client, user).await?;
         let secret = ApiKey::generate();
         let now = self.now();
-        let expires_at = now + SETUP_TOKEN_TTL;
+        // Whole seconds: the instant is shown to people and parsed by strict clients.
+        let expires_at = (now + SETUP_TOKEN_TTL).replace_nanosecond(0).unwrap_or(now + SETUP_TOKEN_TTL);
         self.db()
             .insert_simplefin_token(&ApiKey::hash(secret.expose()), &client.id, &user.guid, now, expires_at)
             .await?;

@@ -512,9 +512,10 @@ impl Db {
             ));
             push_scope!(select, user, scope, from, to);
             if let Some((date, guid)) = after {
-                select.push(" AND (t.date < ").push_bind(date.to_string());
-                select.push(" OR (t.date = ").push_bind(date.to_string());
-                select.push(" AND t.guid < ").push_bind(guid.as_str().to_owned()).push("))");
+                // A row value, which both databases turn into a range of the (scope, date,
+                // guid) index: each page starts where the last ended instead of skipping it.
+                select.push(" AND (t.date, t.guid) < (").push_bind(date.to_string());
+                select.push(", ").push_bind(guid.as_str().to_owned()).push(")");
             }
             select.push(" ORDER BY t.date DESC, t.guid DESC LIMIT ").push_bind(limit);
             select.push(

@@ -189,19 +189,23 @@ pub async fn ofx(db: Db, command: OfxCommand) -> Result<()> {
                 println!("OFX user ID: {login}");
             }
         }
-        OfxCommand::Info { public_url, json } => {
-            check_url(&public_url)?;
-            let url = format!("{}/ofx", public_url.trim_end_matches('/'));
-            let (org, fid) = (ferry_api::faces::ofx::ORG, ferry_api::faces::ofx::FID);
-            if json {
-                println!("{}", json!({ "url": url, "org": org, "fid": fid }));
-            } else {
-                println!("URL: {url}");
-                println!("ORG: {org}");
-                println!("FID: {fid}");
-                println!("User ID and password: from `ferry ofx password` (the server needs --ofx)");
-            }
-        }
+        OfxCommand::Info { public_url, json } => ofx_info(&public_url, json)?,
+    }
+    Ok(())
+}
+
+/// `ferry ofx info`: needs no database.
+pub fn ofx_info(public_url: &str, json: bool) -> Result<()> {
+    check_url(public_url)?;
+    let url = format!("{}/ofx", public_url.trim_end_matches('/'));
+    let (org, fid) = (ferry_api::faces::ofx::ORG, ferry_api::faces::ofx::FID);
+    if json {
+        println!("{}", json!({ "url": url, "org": org, "fid": fid }));
+    } else {
+        println!("URL: {url}");
+        println!("ORG: {org}");
+        println!("FID: {fid}");
+        println!("User ID and password: from `ferry ofx password` (the server needs --ofx)");
     }
     Ok(())
 }

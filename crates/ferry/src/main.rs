@@ -344,6 +344,10 @@ async fn main() -> Result<()> {
         print!("{}", catalog::convert_ofxget(&text));
         return Ok(());
     }
+    // Nor does printing the OFX face's settings.
+    if let Command::Ofx { command: faces::OfxCommand::Info { public_url, json } } = &cli.command {
+        return faces::ofx_info(public_url, *json);
+    }
     let db = Db::connect(&cli.database)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&cli.database)))?;

@@ -397,6 +397,7 @@ async fn investment(
             dtasof: Some(asof),
         });
     }
+    let positions_value: Decimal = positions.iter().map(|p: &Position| p.mkt_val).sum();
     let transactions = transactions_of(s, who, fa, dtstart, dtend).await?;
     let list = transactions
         .iter()
@@ -428,7 +429,9 @@ async fn investment(
         }),
         positions,
         balance: Some(InvBalance {
-            availcash: a.available_balance.or(a.balance).unwrap_or_default(),
+            // The account's balance is its whole value, positions included: the cash is what
+            // the positions do not account for (unless the institution said what is available).
+            availcash: a.available_balance.or(a.balance.map(|b| b - positions_value)).unwrap_or_default(),
             marginbalance: Decimal::ZERO,
             shortbalance: Decimal::ZERO,
         }),

@@ -127,7 +127,7 @@ pub async fn simplefin_token(
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
     let token = s.issue_simplefin_token(&client, &user_ref(v, &user)?).await?;
-    let expires_at = token.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let expires_at = json::timestamp(Some(token.expires_at));
     Ok(json::respond(
         v,
         StatusCode::OK,
