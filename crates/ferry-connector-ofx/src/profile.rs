@@ -105,7 +105,7 @@ impl Profile {
                 mfa_challenge_first: flag(info, "MFACHALLENGEFIRST", false)?,
                 auth_token_first: flag(info, "AUTHTOKENFIRST", false)?,
                 chgpin_first: flag(info, "CHGPINFIRST", false)?,
-                rules: None,
+                rules: PasswordRules::from_element(info),
             });
         }
         let address =
@@ -169,6 +169,25 @@ impl Profile {
             None => agg,
         };
         agg.build("PROFRS")
+    }
+}
+
+impl PasswordRules {
+    /// The rules, when the `SIGNONINFO` states them readably (a server must; clients use
+    /// nothing of them, so a bank's odd value makes them absent rather than the profile
+    /// unreadable).
+    fn from_element(info: &Element) -> Option<Self> {
+        let number = |name: &str| opt(info, name)?.trim().parse::<u32>().ok();
+        let yes = |name: &str| flag(info, name, false).ok();
+        Some(PasswordRules {
+            min: number("MIN")?,
+            max: number("MAX")?,
+            char_type: opt(info, "CHARTYPE")?,
+            case_sensitive: yes("CASESEN")?,
+            special: yes("SPECIAL")?,
+            spaces: yes("SPACES")?,
+            pin_change: yes("PINCH")?,
+        })
     }
 }
 

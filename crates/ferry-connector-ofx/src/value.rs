@@ -37,7 +37,12 @@ impl OfxDate {
     pub fn to_utc(&self) -> OffsetDateTime {
         match self {
             OfxDate::Date(d) => d.midnight().assume_utc(),
-            OfxDate::DateTime(dt) => dt.to_offset(UtcOffset::UTC),
+            // Saturates: a value built in Rust (not parsed) may lie past year 9999 in UTC.
+            OfxDate::DateTime(dt) => dt.checked_to_offset(UtcOffset::UTC).unwrap_or(if dt.year() > 0 {
+                Date::MAX.with_time(Time::MIDNIGHT).assume_utc()
+            } else {
+                Date::MIN.with_time(Time::MIDNIGHT).assume_utc()
+            }),
         }
     }
 }
@@ -60,8 +65,8 @@ impl fmt::Display for OfxDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OfxDate::Date(d) => write!(f, "{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day()),
-            OfxDate::DateTime(dt) => {
-                let u = dt.to_offset(UtcOffset::UTC);
+            OfxDate::DateTime(_) => {
+                let u = self.to_utc();
                 write!(
                     f,
                     "{:04}{:02}{:02}{:02}{:02}{:02}.{:03}[+0:UTC]",
@@ -126,7 +131,12 @@ fn parse_date(text: &str) -> Result<OfxDate, String> {
         None => UtcOffset::UTC,
         Some(zone) => parse_zone(zone)?,
     };
-    Ok(OfxDate::DateTime(PrimitiveDateTime::new(date, time).assume_offset(offset)))
+    let at = PrimitiveDateTime::new(date, time).assume_offset(offset);
+    // Every instant Ferry keeps must also exist in UTC (9999-12-31 at -12:00 does not).
+    if at.checked_to_offset(UtcOffset::UTC).is_none() {
+        return Err("the instant is out of range".into());
+    }
+    Ok(OfxDate::DateTime(at))
 }
 
 /// Parses `±H[.MM][:NAME]`, `:NAME`, `-:NAME` or `NAME`. A numeric offset wins over the name;

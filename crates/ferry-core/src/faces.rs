@@ -50,6 +50,8 @@ pub enum OfxSignon {
     Invalid,
     /// Too many wrong passwords (OFX 15502).
     Locked,
+    /// Too many sign-ons are being checked at once: try again shortly (HTTP 503).
+    Busy,
 }
 
 /// Which of a user's data a face asks for.
@@ -86,10 +88,11 @@ pub struct FaceView {
 }
 
 /// The instant a face files a transaction under: when it posted, or (pending) when it was
-/// made; its date at midnight UTC when the institution gave no time.
+/// made; noon UTC of its date when the institution gave no time (noon, so the date stays the
+/// same wherever between UTC-12 and UTC+11 an app shows it).
 pub fn face_time(t: &Transaction) -> OffsetDateTime {
-    let midnight = t.date.midnight().assume_utc();
-    if t.is_pending { t.transacted_at.or(t.posted_at) } else { t.posted_at.or(t.transacted_at) }.unwrap_or(midnight)
+    let noon = t.date.with_time(time::Time::MIDNIGHT).assume_utc() + Duration::hours(12);
+    if t.is_pending { t.transacted_at.or(t.posted_at) } else { t.posted_at.or(t.transacted_at) }.unwrap_or(noon)
 }
 
 impl Service {
@@ -120,18 +123,16 @@ impl Service {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut username_bytes);
         let username = format!("sf{}", hex::encode(username_bytes));
         let guid = format!("SFA-{}", self.uuid());
-        let access =
-            NewSimplefinAccess { guid: &guid, username: &username, secret_hash: &ApiKey::hash(secret.expose()) };
-        let claimed = self.db().claim_simplefin_token(&ApiKey::hash(token), self.now(), &access).await?;
-        if claimed.is_none() {
-            return Ok(None);
-        }
+        // The URL first: a token is never spent on an access URL that cannot be written.
         let mut url = url::Url::parse(&format!("{}/simplefin", self.public_url()))
             .map_err(|_| Error::Internal("the public URL is not a URL".into()))?;
         url.set_username(&username)
             .and_then(|()| url.set_password(Some(secret.expose())))
             .map_err(|()| Error::Internal("the public URL cannot carry credentials".into()))?;
-        Ok(Some(url.to_string()))
+        let access =
+            NewSimplefinAccess { guid: &guid, username: &username, secret_hash: &ApiKey::hash(secret.expose()) };
+        let claimed = self.db().claim_simplefin_token(&ApiKey::hash(token), self.now(), &access).await?;
+        Ok(claimed.map(|_| url.to_string()))
     }
 
     /// The user an access URL's credentials read, or `None` (403): unknown, wrong secret or
@@ -209,24 +210,30 @@ impl Service {
         Ok(self.db().ofx_login_of_user(&client.id, &user.guid).await?.map(|l| l.login))
     }
 
-    /// Checks an OFX sign-on. An unknown USERID costs the same time as a wrong password.
+    /// Checks an OFX sign-on. The attempt is counted before the password is checked (see
+    /// [`ferry_store::Db::reserve_ofx_attempt`]); an unknown USERID costs the same time as a
+    /// wrong password; at most a few password checks run at once ([`OfxSignon::Busy`] beyond).
     pub async fn ofx_signon(&self, login: &str, password: &str) -> Result<OfxSignon> {
-        let found = if fits_ofx_login(login) { self.db().ofx_login(login).await? } else { None };
-        let Some(found) = found else {
-            verify_against_nothing(password.to_owned()).await;
-            return Ok(OfxSignon::Invalid);
-        };
+        let Some(_permit) = argon2_permit().await else { return Ok(OfxSignon::Busy) };
         let now = self.now();
-        if found.locked_until.is_some_and(|until| until > now) {
-            return Ok(OfxSignon::Locked);
-        }
+        let reserved = if fits_ofx_login(login) {
+            self.db().reserve_ofx_attempt(login, now, OFX_LOCK_AFTER, now + OFX_LOCK_FOR).await?
+        } else {
+            Err(false)
+        };
+        let found = match reserved {
+            Ok(found) => found,
+            Err(true) => return Ok(OfxSignon::Locked),
+            Err(false) => {
+                verify_against_nothing(password.to_owned()).await;
+                return Ok(OfxSignon::Invalid);
+            }
+        };
         if !verify_password(password.to_owned(), found.password_hash.clone()).await? {
-            let locked = self.db().record_ofx_failure(&found.user_guid, OFX_LOCK_AFTER, now + OFX_LOCK_FOR).await?;
-            return Ok(if locked { OfxSignon::Locked } else { OfxSignon::Invalid });
+            // This attempt was the one that locked it.
+            return Ok(if found.locked_until.is_some() { OfxSignon::Locked } else { OfxSignon::Invalid });
         }
-        if found.failures > 0 || found.locked_until.is_some() {
-            self.db().clear_ofx_failures(&found.user_guid).await?;
-        }
+        self.db().clear_ofx_failures(&found.user_guid).await?;
         Ok(OfxSignon::User(found.client_id, found.user_guid))
     }
 
@@ -300,7 +307,7 @@ impl Service {
         let slack = Duration::days(7);
         let earliest = Date::from_calendar_date(1900, time::Month::January, 1).unwrap_or(Date::MIN);
         let latest = Date::from_calendar_date(9999, time::Month::December, 31).unwrap_or(Date::MAX);
-        let from = q.start.map_or(earliest, |s| (s.date() - slack).max(earliest));
+        let from = q.start.map_or(earliest, |s| s.date().checked_sub(slack).unwrap_or(earliest).max(earliest));
         let to = q.end.map_or(latest, |e| e.date().checked_add(slack).unwrap_or(latest).min(latest));
         // One account (an OFX statement) reads through that account's index.
         let scope = match q.accounts.as_slice() {
@@ -365,6 +372,18 @@ fn new_login() -> String {
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let tail: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
     format!("ferry-{tail}")
+}
+
+/// How many password checks may run at once (each holds 19 MiB for tens of milliseconds),
+/// and how long a sign-on waits for a turn before it is answered "busy".
+const ARGON2_AT_ONCE: usize = 4;
+const ARGON2_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A turn at checking a password: a flood of sign-ons queues briefly, then is turned away,
+/// instead of taking every blocking thread and gigabytes of memory.
+async fn argon2_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ARGON2_AT_ONCE);
+    tokio::time::timeout(ARGON2_WAIT, TURNS.acquire()).await.ok()?.ok()
 }
 
 /// Argon2id with its default cost.

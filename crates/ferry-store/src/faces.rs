@@ -301,28 +301,40 @@ impl Db {
         row.map(into_login).transpose()
     }
 
-    /// Counts a wrong password; the `lock_after`th in a row locks the sign-on until
-    /// `locked_until`. Answers whether it is now locked.
-    pub async fn record_ofx_failure(
+    /// Reserves one sign-on attempt before its password is checked, so attempts made at
+    /// once cannot outrun the lockout: the attempt counts as a failure now (a right password
+    /// then clears it), and the `lock_after`th in a row locks the sign-on until
+    /// `locked_until`. A lock that has run out starts the count over. `None` when the login
+    /// is unknown or locked (it says which).
+    pub async fn reserve_ofx_attempt(
         &self,
-        user: &UserGuid,
+        login: &str,
+        now: OffsetDateTime,
         lock_after: i64,
         locked_until: OffsetDateTime,
-    ) -> Result<bool> {
-        let locked: Option<Option<i64>> = on_writer!(self, |conn| sqlx::query_scalar(
-            "UPDATE ofx_logins SET failures = failures + 1,
-                locked_until = CASE WHEN failures + 1 >= $2 THEN $3 ELSE locked_until END
-             WHERE user_guid = $1 RETURNING locked_until"
+    ) -> Result<std::result::Result<OfxLogin, bool>> {
+        let row: Option<LoginRow> = on_writer!(self, |conn| sqlx::query_as(
+            "UPDATE ofx_logins SET
+                failures = CASE WHEN locked_until IS NULL THEN failures + 1 ELSE 1 END,
+                locked_until = CASE WHEN (CASE WHEN locked_until IS NULL THEN failures + 1 ELSE 1 END) >= $3
+                    THEN $4 ELSE NULL END
+             WHERE login = $1 AND (locked_until IS NULL OR locked_until <= $2)
+             RETURNING client_id, user_guid, login, password_hash, failures, locked_until"
         )
-        .bind(user.as_str())
+        .bind(login)
+        .bind(to_micros(now))
         .bind(lock_after)
         .bind(to_micros(locked_until))
         .fetch_optional(&mut *conn)
         .await)?;
-        Ok(matches!(locked, Some(Some(_))))
+        match row {
+            Some(r) => Ok(Ok(into_login(r)?)),
+            None => Ok(Err(self.ofx_login(login).await?.is_some())),
+        }
     }
 
-    /// A right password: the count of wrong ones starts over (and an expired lock is lifted).
+    /// A right password: the count of wrong ones starts over, and a lock its own attempt set
+    /// is lifted.
     pub async fn clear_ofx_failures(&self, user: &UserGuid) -> Result<()> {
         on_writer!(self, |conn| sqlx::query(
             "UPDATE ofx_logins SET failures = 0, locked_until = NULL WHERE user_guid = $1"

@@ -511,6 +511,10 @@ impl Db {
                 " FROM (SELECT t.guid AS page_guid FROM transactions t"
             ));
             push_scope!(select, user, scope, from, to);
+            if !matches!(scope, TransactionScope::User) {
+                // The member or account must be this user's, whatever the caller checked.
+                select.push(" AND t.user_guid = ").push_bind(user.as_str().to_owned());
+            }
             if let Some((date, guid)) = after {
                 // A row value, which both databases turn into a range of the (scope, date,
                 // guid) index: each page starts where the last ended instead of skipping it.

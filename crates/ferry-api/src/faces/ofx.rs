@@ -70,7 +70,15 @@ pub fn acct_id(guid: &AccountGuid) -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
-async fn ofx(State(s): State<Service>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+/// Transaction requests one OFX file may carry (clients send a handful).
+const MAX_ITEMS: usize = 64;
+
+async fn ofx(
+    State(s): State<Service>,
+    limiter: Option<axum::Extension<crate::limits::Limiter>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResponse {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !ct.trim().to_ascii_lowercase().starts_with("application/x-ofx") {
         return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send OFX requests as Content-Type: application/x-ofx");
@@ -83,8 +91,24 @@ async fn ofx(State(s): State<Service>, headers: HeaderMap, body: Bytes) -> HttpR
             return plain(StatusCode::BAD_REQUEST, "the body is not an OFX request");
         }
     };
-    match answer(&s, &request).await {
-        Ok((response, refused)) => {
+    if request.items.len() > MAX_ITEMS {
+        return plain(StatusCode::BAD_REQUEST, "too many transaction requests in one file");
+    }
+    let limiter = limiter.map(|axum::Extension(l)| l);
+    match answer(&s, &request, limiter.as_ref()).await {
+        Ok(Answer::Busy) => {
+            let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "too many sign-ons at once; retry shortly");
+            r.headers_mut().insert(header::RETRY_AFTER, 1.into());
+            r
+        }
+        Ok(Answer::TooMany(e)) => {
+            let mut r = plain(StatusCode::TOO_MANY_REQUESTS, &e.message);
+            if let Some(wait) = e.retry_after {
+                r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+            }
+            r
+        }
+        Ok(Answer::Ofx(response, refused)) => {
             let style = Style { closed_leaves: response.header.is_v2(), pretty: true };
             let mut r =
                 ([(header::CONTENT_TYPE, "application/x-ofx")], write(&response.to_ofx(), style)).into_response();
@@ -100,8 +124,17 @@ async fn ofx(State(s): State<Service>, headers: HeaderMap, body: Bytes) -> HttpR
     }
 }
 
-/// The response, and whether it refused the sign-on's credentials.
-async fn answer(s: &Service, r: &Request) -> ferry_core::Result<(Response, bool)> {
+/// What a request comes to.
+enum Answer {
+    /// The OFX response, and whether it refused the sign-on's credentials.
+    Ofx(Response, bool),
+    /// Too many password checks at once.
+    Busy,
+    /// The client's request rate is spent.
+    TooMany(crate::ApiError),
+}
+
+async fn answer(s: &Service, r: &Request, limiter: Option<&crate::limits::Limiter>) -> ferry_core::Result<Answer> {
     let now = s.clock_now();
     let mut signon = SignonResponse::ok(OfxDate::DateTime(now));
     signon.fi_org = Some(ORG.into());
@@ -113,15 +146,21 @@ async fn answer(s: &Service, r: &Request) -> ferry_core::Result<(Response, bool)
         None
     } else {
         match s.ofx_signon(r.signon.user_id.trim(), &r.signon.user_pass).await? {
-            OfxSignon::User(c, u) => Some((c, u)),
+            OfxSignon::User(c, u) => {
+                if let Some(Err(e)) = limiter.map(|l| l.admit(c.as_str())) {
+                    return Ok(Answer::TooMany(e));
+                }
+                Some((c, u))
+            }
             OfxSignon::Invalid => {
                 signon.status = status(15500, "Invalid user ID or password");
-                return Ok((Response::new(version, signon), true));
+                return Ok(Answer::Ofx(Response::new(version, signon), true));
             }
             OfxSignon::Locked => {
                 signon.status = status(15502, "Too many failed sign-on attempts; try again later");
-                return Ok((Response::new(version, signon), false));
+                return Ok(Answer::Ofx(Response::new(version, signon), false));
             }
+            OfxSignon::Busy => return Ok(Answer::Busy),
         }
     };
     let mut response = Response::new(version, signon);
@@ -170,7 +209,7 @@ async fn answer(s: &Service, r: &Request) -> ferry_core::Result<(Response, bool)
             }
         }
     }
-    Ok((response, false))
+    Ok(Answer::Ofx(response, false))
 }
 
 /// How an account appears in OFX.
@@ -325,14 +364,11 @@ async fn statement(
     // Owed balances (cards, loans) are negative in OFX.
     let sign = |d: Decimal| if a.is_liability() { -d } else { d };
     let asof = Some(OfxDate::DateTime(a.updated_at));
+    let (start, end) = list_window(a, &transactions, dtstart, dtend, now);
     let statement = Statement {
         currency: currency(a),
         account,
-        transactions: Some(TransactionList {
-            dtstart: Some(dtstart.cloned().unwrap_or(OfxDate::DateTime(a.created_at.min(now)))),
-            dtend: Some(dtend.cloned().unwrap_or(OfxDate::DateTime(now))),
-            transactions: list,
-        }),
+        transactions: Some(TransactionList { dtstart: Some(start), dtend: Some(end), transactions: list }),
         ledger_balance: Some(Balance { amount: sign(a.balance.unwrap_or_default()), dtasof: asof }),
         available_balance: a.available_balance.map(|b| Balance {
             // A card's available balance is its available credit: positive either way.
@@ -341,6 +377,30 @@ async fn statement(
         }),
     };
     Ok(TrnRs { trnuid, status: Status::ok(), body: Some(statement) })
+}
+
+/// The window a transaction list says it covers. Clients start their next download at its
+/// `DTEND`, so it is no later than what Ferry knows: the account's last update (when its
+/// member was last aggregated), not the time of the request. Its `DTSTART` covers the oldest
+/// transaction sent.
+fn list_window(
+    a: &Account,
+    sent: &[Transaction],
+    dtstart: Option<&OfxDate>,
+    dtend: Option<&OfxDate>,
+    now: OffsetDateTime,
+) -> (OfxDate, OfxDate) {
+    let known = a.updated_at.min(now);
+    let end = match dtend {
+        Some(e) if e.to_utc() <= known => *e,
+        _ => OfxDate::DateTime(known),
+    };
+    let oldest = sent.iter().map(face_time).min().unwrap_or(known).min(known);
+    let start = match dtstart {
+        Some(s) if s.to_utc() <= oldest => *s,
+        _ => OfxDate::DateTime(oldest),
+    };
+    (start, end)
 }
 
 fn security_kind(holding_type: &str) -> SecurityKind {
@@ -374,10 +434,9 @@ async fn investment(
         let unique_id = truncate(h.symbol.as_deref().filter(|s| !s.is_empty()).unwrap_or(&r.guid), 32);
         let secid = SecId { unique_id, unique_id_type: if h.symbol.is_some() { "TICKER" } else { "FERRY" }.into() };
         let kind = security_kind(&h.holding_type);
-        let price = h
-            .current_price
-            .or_else(|| h.market_value.filter(|_| !h.quantity.is_zero()).map(|v| (v / h.quantity).round_dp(4)));
-        let mkt_val = h.market_value.or_else(|| price.map(|p| p * h.quantity)).unwrap_or_default();
+        // Checked: the institution's numbers may be extreme, and overflow must not panic.
+        let price = h.current_price.or_else(|| h.market_value?.checked_div(h.quantity).map(|p| p.round_dp(4)));
+        let mkt_val = h.market_value.or_else(|| price?.checked_mul(h.quantity)).unwrap_or_default();
         positions.push(Position {
             kind,
             secid: secid.clone(),
@@ -397,7 +456,8 @@ async fn investment(
             dtasof: Some(asof),
         });
     }
-    let positions_value: Decimal = positions.iter().map(|p: &Position| p.mkt_val).sum();
+    let positions_value =
+        positions.iter().try_fold(Decimal::ZERO, |sum, p: &Position| sum.checked_add(p.mkt_val)).unwrap_or_default();
     let transactions = transactions_of(s, who, fa, dtstart, dtend).await?;
     let list = transactions
         .iter()
@@ -418,20 +478,20 @@ async fn investment(
             bank_transaction: Some(stmttrn(t)),
         })
         .collect();
+    let (start, end) = list_window(a, &transactions, dtstart, dtend, now);
     let statement = InvestmentStatement {
         dtasof: Some(asof),
         currency: currency(a),
         account,
-        transactions: Some(InvTransactionList {
-            dtstart: Some(dtstart.cloned().unwrap_or(OfxDate::DateTime(a.created_at.min(now)))),
-            dtend: Some(dtend.cloned().unwrap_or(OfxDate::DateTime(now))),
-            transactions: list,
-        }),
+        transactions: Some(InvTransactionList { dtstart: Some(start), dtend: Some(end), transactions: list }),
         positions,
         balance: Some(InvBalance {
             // The account's balance is its whole value, positions included: the cash is what
             // the positions do not account for (unless the institution said what is available).
-            availcash: a.available_balance.or(a.balance.map(|b| b - positions_value)).unwrap_or_default(),
+            availcash: a
+                .available_balance
+                .or(a.balance.and_then(|b| b.checked_sub(positions_value)))
+                .unwrap_or_default(),
             marginbalance: Decimal::ZERO,
             shortbalance: Decimal::ZERO,
         }),

@@ -44,6 +44,15 @@ fn forbidden(body: &str) -> Response {
     r
 }
 
+/// The client's request rate is spent (`FERRY_RATE_LIMIT`).
+fn too_many(e: &crate::ApiError) -> Response {
+    let mut r = text(StatusCode::TOO_MANY_REQUESTS, &e.message);
+    if let Some(wait) = e.retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+    }
+    r
+}
+
 fn internal(e: &ferry_core::Error) -> Response {
     tracing::error!(error = %e, "SimpleFIN request failed");
     text(StatusCode::INTERNAL_SERVER_ERROR, "the server hit an unexpected condition")
@@ -54,10 +63,10 @@ fn internal(e: &ferry_core::Error) -> Response {
 async fn claim(State(s): State<Service>, Path(token): Path<String>) -> Response {
     match s.claim_simplefin_token(&token).await {
         Ok(Some(access_url)) => text(StatusCode::OK, &access_url),
-        Ok(None) => forbidden(
-            "This setup token is unknown, expired or already claimed. If you did not claim it yourself, \
-             it may be compromised: ask for a new one.",
-        ),
+        // Exactly `Forbidden`: Actual Budget reads the body of any answer as the access URL
+        // unless it is that word (the advice that a used token may be compromised is in the
+        // README, where the person who issued it reads it).
+        Ok(None) => forbidden("Forbidden"),
         Err(e) => internal(&e),
     }
 }
@@ -111,7 +120,12 @@ fn parse_query(raw: Option<&str>) -> Result<FaceQuery, Response> {
 }
 
 /// `GET /simplefin/accounts`: the Account Set.
-async fn accounts(State(s): State<Service>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn accounts(
+    State(s): State<Service>,
+    limiter: Option<axum::Extension<crate::limits::Limiter>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let Some((username, secret)) = basic(&headers) else {
         return text(StatusCode::FORBIDDEN, "authenticate with the access URL's credentials (HTTP Basic)");
     };
@@ -120,6 +134,11 @@ async fn accounts(State(s): State<Service>, headers: HeaderMap, RawQuery(raw): R
         Ok(None) => return forbidden("these credentials are unknown or were revoked: claim a new setup token"),
         Err(e) => return internal(&e),
     };
+    if let Some(axum::Extension(l)) = limiter
+        && let Err(e) = l.admit(client.as_str())
+    {
+        return too_many(&e);
+    }
     let q = match parse_query(raw.as_deref()) {
         Ok(q) => q,
         Err(r) => return r,
@@ -140,7 +159,14 @@ fn account_set(view: &FaceView, public_url: &str, balances_only: bool) -> Value 
     json!({ "errors": errors, "accounts": accounts })
 }
 
+/// A decimal as SimpleFIN writes money: at least two decimal places (`1234` is `1234.00`),
+/// never fewer digits than stored, so the value is exact. Clients such as Actual Budget read
+/// amounts as cents by dropping the point.
 fn decimal(d: Decimal) -> String {
+    let mut d = d;
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
     d.to_string()
 }
 
@@ -198,7 +224,7 @@ fn account(fa: &FaceAccount, sfin_url: &str, balances_only: bool) -> Value {
 
 /// A signed amount: Ferry keeps the magnitude and the direction apart.
 fn signed_amount(t: &Transaction) -> String {
-    if t.is_debit && !t.amount.is_zero() { format!("-{}", t.amount) } else { t.amount.to_string() }
+    if t.is_debit && !t.amount.is_zero() { format!("-{}", decimal(t.amount)) } else { decimal(t.amount) }
 }
 
 fn transaction(t: &Transaction) -> Value {

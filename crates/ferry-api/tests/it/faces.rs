@@ -112,7 +112,10 @@ async fn simplefin_face_serves_a_users_accounts_once_claimed() {
         let mut txns = stored_transactions(&app, &user).await;
         let mut odd = txns.iter().find(|t| !t.is_pending && t.is_debit).unwrap().clone();
         odd.amount = Decimal::from_str("12345678.901234").unwrap();
-        app.service.db().upsert_transactions(std::slice::from_ref(&odd)).await.unwrap();
+        // And a whole amount, which SimpleFIN writes with cents (clients read cents).
+        let mut whole = txns.iter().find(|t| !t.is_pending && t.is_debit && t.guid != odd.guid).unwrap().clone();
+        whole.amount = Decimal::from_str("100").unwrap();
+        app.service.db().upsert_transactions(&[odd.clone(), whole.clone()]).await.unwrap();
         txns = stored_transactions(&app, &user).await;
 
         // The token from the API; claimed once (the empty Basic header is ignored).
@@ -150,13 +153,14 @@ async fn simplefin_face_serves_a_users_accounts_once_claimed() {
             }
             let balance = a.balance.unwrap();
             let expected = if a.is_liability() { -balance } else { balance };
-            assert_eq!(s["balance"], expected.to_string(), "{}", a.kind);
+            assert_eq!(Decimal::from_str(s["balance"].as_str().unwrap()).unwrap(), expected, "{}", a.kind);
             let mine: Vec<&Transaction> = txns.iter().filter(|t| t.account_guid == a.guid && !t.is_pending).collect();
             let served = s["transactions"].as_array().unwrap();
             assert_eq!(served.len(), mine.len(), "{}", a.kind);
             for t in mine {
                 let st = served.iter().find(|st| st["id"] == t.guid.as_str()).expect("every posted transaction");
-                assert_eq!(st["amount"], signed(t).to_string());
+                assert_eq!(Decimal::from_str(st["amount"].as_str().unwrap()).unwrap(), signed(t));
+                assert!(st["amount"].as_str().unwrap().split_once('.').is_some_and(|(_, f)| f.len() >= 2));
                 assert_eq!(st["posted"], ferry_core::face_time(t).unix_timestamp());
                 assert_eq!(st["pending"], false);
                 for key in ["payee", "memo", "transacted_at", "description"] {
@@ -186,6 +190,12 @@ async fn simplefin_face_serves_a_users_accounts_once_claimed() {
             .find(|t| t["id"] == odd.guid.as_str())
             .unwrap();
         assert_eq!(served_odd["amount"], "-12345678.901234", "amounts round-trip exactly");
+        let served_whole = listed
+            .iter()
+            .flat_map(|a| a["transactions"].as_array().unwrap())
+            .find(|t| t["id"] == whole.guid.as_str())
+            .unwrap();
+        assert_eq!(served_whole["amount"], "-100.00");
 
         // Pending ones on request, posted 0.
         let pending: Vec<&Transaction> = txns.iter().filter(|t| t.is_pending).collect();
@@ -610,6 +620,15 @@ async fn ofx_sign_on_refuses_wrong_passwords_and_locks_after_five() {
         let locked = ofx(&face, 220, &login, "right password", vec![Item::account_info()]).await;
         assert_eq!(locked.signon.status.code, 15502, "locked even with the right password");
         // The lock ends by itself, or with a new password.
+        app.clock.advance(ferry_core::OFX_LOCK_FOR + time::Duration::seconds(1));
+        // After the lock, the count starts over: one mistake is not another lock.
+        assert_eq!(ofx(&face, 102, &login, "nope nope", vec![Item::account_info()]).await.signon.status.code, 15500);
+        assert_eq!(ofx(&face, 102, &login, "right password", vec![Item::account_info()]).await.signon.status.code, 0);
+        // Guesses sent at once cannot outrun the lock: each is counted before it is checked.
+        let guesses = (0..10).map(|_| ofx(&face, 102, &login, "parallel guess", vec![Item::account_info()]));
+        let codes: Vec<u32> = futures::future::join_all(guesses).await.iter().map(|r| r.signon.status.code).collect();
+        assert_eq!(codes.iter().filter(|c| **c == 15500).count(), 4, "{codes:?}");
+        assert_eq!(codes.iter().filter(|c| **c == 15502).count(), 6, "{codes:?}");
         app.clock.advance(ferry_core::OFX_LOCK_FOR + time::Duration::seconds(1));
         assert_eq!(ofx(&face, 102, &login, "right password", vec![Item::account_info()]).await.signon.status.code, 0);
         for _ in 0..5 {

@@ -215,12 +215,44 @@ pub fn sample_response(version: u16) -> Response {
                 mfa_challenge_first: false,
                 auth_token_first: true,
                 chgpin_first: false,
+                rules: Some(PasswordRules {
+                    min: 8,
+                    max: 32,
+                    char_type: "ALPHAORNUMERIC".into(),
+                    case_sensitive: true,
+                    special: false,
+                    spaces: false,
+                    pin_change: true,
+                }),
             }],
-            message_sets: vec![MessageSet {
-                name: "BANKMSGSET".into(),
-                version: Some("1".into()),
-                url: Some("https://x.example/ofx".into()),
-            }],
+            // A server's whole message sets (with their realm) and a plain one.
+            message_sets: vec![
+                MessageSet {
+                    name: "BANKMSGSET".into(),
+                    version: Some("1".into()),
+                    url: Some("https://x.example/ofx".into()),
+                    realm: Some("DEFAULT".into()),
+                },
+                MessageSet {
+                    name: "INVSTMTMSGSET".into(),
+                    version: Some("1".into()),
+                    url: Some("https://x.example/ofx".into()),
+                    realm: Some("DEFAULT".into()),
+                },
+                MessageSet {
+                    name: "CREDITCARDMSGSET".into(),
+                    version: Some("1".into()),
+                    url: Some("https://x.example/ofx".into()),
+                    realm: None,
+                },
+            ],
+            address: Some(Address {
+                addr1: "1 Main St".into(),
+                city: "Springfield".into(),
+                state: "IL".into(),
+                postal_code: "62701".into(),
+                country: "USA".into(),
+            }),
         }),
     });
     r

@@ -93,3 +93,11 @@ fn garbage_amounts_are_refused() {
         assert!(parse_amount(text).is_err(), "{text:?} should be refused");
     }
 }
+
+#[test]
+fn instants_that_do_not_exist_in_utc_are_refused() {
+    // The last second of 9999 twelve hours west of UTC is in the year 10000 in UTC.
+    assert!(OfxDate::parse("99991231235959[-12:X]").is_err());
+    let last = OfxDate::parse("99991231235959[+0:UTC]").unwrap();
+    assert_eq!(last.to_string(), "99991231235959.000[+0:UTC]");
+}
