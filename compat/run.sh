@@ -2,8 +2,9 @@
 # Ferry compatibility harness: runs MX's Python SDK, MX's Node SDK, Schemathesis, the Atrium SDK,
 # the Nexus scenario, the OAuth/webhooks suite, the real-institutions suite (SimpleFIN and OFX
 # against their fake servers) and the server-faces suite (simplefin4py and ofxget against Ferry's
-# own SimpleFIN and OFX faces) against a freshly started `ferry serve`, once per database; and the
-# OFX interop check with ofxtools, which needs no server, once per invocation.
+# own SimpleFIN and OFX faces) and the browser suite (Ferry's pages in headless Chromium) against a
+# freshly started `ferry serve`, once per database; and the OFX interop check with ofxtools, which
+# needs no server, once per invocation.
 #
 #   compat/run.sh [DATABASE_URL...]
 #
@@ -25,7 +26,7 @@ OFXTOOLS_PIN="ofxtools==1.1.1"
 FACES_PINS="simplefin4py==0.0.18 $OFXTOOLS_PIN"
 
 PYTHON=${PYTHON:-python3}
-SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks real_institutions faces ofx_interop}
+SUITES=${FERRY_COMPAT_SUITES:-python node schemathesis atrium nexus oauth_webhooks real_institutions faces browser ofx_interop}
 has_suite() { [[ " $SUITES " == *" $1 "* ]]; }
 
 binary() { # binary VAR DEFAULT HOW_TO_BUILD: resolves $VAR (relative: from the repo root), exits if missing
@@ -118,6 +119,18 @@ node_env() { # -> prints a node_modules directory holding mx-platform-node
   echo "$dir/node_modules"
 }
 
+browser_env() { # -> prints a node_modules directory holding playwright-core (compat/browser/)
+  local dir
+  dir="$ENV_ROOT/browser-$(cat "$COMPAT_DIR/browser/package.json" "$COMPAT_DIR/browser/package-lock.json" | sha256sum | cut -c1-12)"
+  if [[ ! -f $dir/.ok ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$COMPAT_DIR/browser/package.json" "$COMPAT_DIR/browser/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+    touch "$dir/.ok"
+  fi
+  echo "$dir/node_modules"
+}
+
 # --- server lifecycle --------------------------------------------------------------------
 
 free_port() {
@@ -180,6 +193,9 @@ run_suite() { # run_suite LABEL SUITE [DATABASE_URL]
     real_institutions)
       FERRY_DATABASE_URL="$url" "$SDK_VENV/bin/python" "$COMPAT_DIR/real_institutions_sdk.py" || rc=$? ;;
     faces) FERRY_DATABASE_URL="$url" "$FACES_VENV/bin/python" "$COMPAT_DIR/faces_clients.py" || rc=$? ;;
+    browser)
+      FERRY_BROWSER_MODULES="$BROWSER_MODULES" FERRY_BROWSER_SHOTS="$WORK/$label/screenshots" \
+        node "$COMPAT_DIR/browser/oauth_pages.mjs" || rc=$? ;;
     ofx_interop) "$OFX_VENV/bin/python" "$COMPAT_DIR/ofx_interop.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
@@ -225,6 +241,9 @@ EOF
 
 for tool in "$PYTHON" curl; do command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }; done
 ! has_suite node || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
+! has_suite browser || command -v npm >/dev/null || { echo "missing tool: npm" >&2; exit 2; }
+! has_suite browser || [[ -x ${FERRY_CHROMIUM:-/usr/bin/chromium} ]] ||
+  { echo "missing tool: chromium (apt-get install chromium, or set FERRY_CHROMIUM)" >&2; exit 2; }
 
 # Postgres URLs need a master key; one random key per run, used for every database.
 export FERRY_MASTER_KEY=${FERRY_MASTER_KEY:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}
@@ -237,6 +256,7 @@ log "preparing environments in $ENV_ROOT"
 ! has_suite atrium || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
 ! has_suite ofx_interop || OFX_VENV=$(python_env py-ofx "$OFXTOOLS_PIN")
 ! has_suite faces || FACES_VENV=$(python_env py-faces "$FACES_PINS")
+! has_suite browser || BROWSER_MODULES=$(browser_env)
 
 LABELS=()
 URLS=()
