@@ -710,3 +710,34 @@ async fn refused_face_credentials_count_against_the_address() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_long_history_is_read_whole_across_pages() {
+    each_backend(|app| async move {
+        let user = connected_user(&app, "dana").await;
+        // 4,500 more transactions on one day and the next (many share a date, so the pages'
+        // boundaries fall inside a date and the guid decides), more than two export pages.
+        let base = stored_transactions(&app, &user).await.into_iter().find(|t| !t.is_pending).unwrap();
+        let extra: Vec<Transaction> = (0..4500u128)
+            .map(|i| {
+                let mut t = base.clone();
+                t.guid = ferry_domain::TransactionGuid::from_uuid(uuid::Uuid::from_u128(0xfeed_0000 + i));
+                t.external_id = format!("bulk-{i}");
+                t.date = base.date + time::Duration::days((i % 2) as i64);
+                t
+            })
+            .collect();
+        app.service.db().upsert_transactions(&extra).await.unwrap();
+        let stored = stored_transactions(&app, &user).await;
+        let q = ferry_core::FaceQuery { pending: true, ..Default::default() };
+        let view = app.service.face_view(&app.client.id, &UserGuid::parse(&user).unwrap(), &q).await.unwrap();
+        let mut seen: Vec<String> =
+            view.accounts.iter().flat_map(|a| a.transactions.iter().map(|t| t.guid.to_string())).collect();
+        let n = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "no transaction twice");
+        assert_eq!(n, stored.len(), "every transaction once");
+    })
+    .await;
+}
