@@ -107,24 +107,12 @@ python_env() { # python_env NAME "PIN [PIN...]" -> prints the venv's directory (
   echo "$dir"
 }
 
-node_env() { # -> prints a node_modules directory holding mx-platform-node
+npm_env() { # npm_env DIR -> prints the node_modules of compat/DIR's package.json + package-lock.json
   local dir
-  dir="$ENV_ROOT/node-$(cat "$COMPAT_DIR/node/package.json" "$COMPAT_DIR/node/package-lock.json" | sha256sum | cut -c1-12)"
+  dir="$ENV_ROOT/$1-$(cat "$COMPAT_DIR/$1/package.json" "$COMPAT_DIR/$1/package-lock.json" | sha256sum | cut -c1-12)"
   if [[ ! -f $dir/.ok ]]; then
     rm -rf "$dir" && mkdir -p "$dir"
-    cp "$COMPAT_DIR/node/package.json" "$COMPAT_DIR/node/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
-    touch "$dir/.ok"
-  fi
-  echo "$dir/node_modules"
-}
-
-browser_env() { # -> prints a node_modules directory holding playwright-core (compat/browser/)
-  local dir
-  dir="$ENV_ROOT/browser-$(cat "$COMPAT_DIR/browser/package.json" "$COMPAT_DIR/browser/package-lock.json" | sha256sum | cut -c1-12)"
-  if [[ ! -f $dir/.ok ]]; then
-    rm -rf "$dir" && mkdir -p "$dir"
-    cp "$COMPAT_DIR/browser/package.json" "$COMPAT_DIR/browser/package-lock.json" "$dir/"
+    cp "$COMPAT_DIR/$1/package.json" "$COMPAT_DIR/$1/package-lock.json" "$dir/"
     (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
     touch "$dir/.ok"
   fi
@@ -252,11 +240,11 @@ log "preparing environments in $ENV_ROOT"
 ! has_suite python && ! has_suite oauth_webhooks && ! has_suite real_institutions ||
   SDK_VENV=$(python_env py-sdk "$MX_PYTHON_PIN")
 ! has_suite schemathesis || ST_VENV=$(python_env py-st "$SCHEMATHESIS_PIN")
-! has_suite node || NODE_MODULES=$(node_env)
+! has_suite node || NODE_MODULES=$(npm_env node)
 ! has_suite atrium || ATRIUM_VENV=$(python_env py-atrium "$ATRIUM_PIN")
 ! has_suite ofx_interop || OFX_VENV=$(python_env py-ofx "$OFXTOOLS_PIN")
 ! has_suite faces || FACES_VENV=$(python_env py-faces "$FACES_PINS")
-! has_suite browser || BROWSER_MODULES=$(browser_env)
+! has_suite browser || BROWSER_MODULES=$(npm_env browser)
 
 LABELS=()
 URLS=()
