@@ -165,12 +165,13 @@ async fn answer(s: &Service, r: &Request, limiter: Option<&crate::limits::Limite
     };
     let mut response = Response::new(version, signon);
     let asked_for_data = r.items.iter().any(|i| !matches!(i.item, Item::Profile { .. } | Item::MfaChallenge { .. }));
-    let accounts = match (&who, asked_for_data) {
+    let mut accounts = match (&who, asked_for_data) {
         (Some((c, u)), true) => {
             s.face_view(c, u, &FaceQuery { balances_only: true, ..Default::default() }).await?.accounts
         }
         _ => Vec::new(),
     };
+    share_routing_numbers(&mut accounts);
     for item in &r.items {
         let trnuid = item.trnuid.clone();
         match &item.item {
@@ -234,12 +235,28 @@ fn kind_of(a: &Account) -> Option<Kind> {
     })
 }
 
+/// A routing number that can be a BANKID (at most 9 letters and digits).
+fn routing(a: &Account) -> Option<&str> {
+    a.routing_number.as_deref().filter(|r| (1..=9).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 fn bank_id(a: &Account) -> String {
-    a.routing_number
-        .as_deref()
-        .filter(|r| (1..=9).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or("000000000")
-        .to_owned()
+    routing(a).unwrap_or("000000000").to_owned()
+}
+
+/// Accounts without a routing number of their own (loans, often) take that of another account
+/// of the same member: one bank, one BANKID, as clients that configure a sign-on from its
+/// account list (ofxget's `--all`) expect.
+fn share_routing_numbers(accounts: &mut [FaceAccount]) {
+    let known: std::collections::HashMap<String, String> = accounts
+        .iter()
+        .filter_map(|fa| Some((fa.account.member_guid.to_string(), routing(&fa.account)?.to_owned())))
+        .collect();
+    for fa in accounts.iter_mut().filter(|fa| routing(&fa.account).is_none()) {
+        if let Some(r) = known.get(fa.account.member_guid.as_str()) {
+            fa.account.routing_number = Some(r.clone());
+        }
+    }
 }
 
 fn broker_id(fa: &FaceAccount) -> String {

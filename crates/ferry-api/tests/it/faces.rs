@@ -432,6 +432,15 @@ async fn ofx_face_serves_account_info_and_statements_in_v1_and_v2() {
                 })
                 .expect("checking is a bank account");
             assert_eq!(Some(bank_id.as_str()), checking.routing_number.as_deref().or(Some("000000000")));
+            // One member, one BANKID: loans without a routing number take their bank's.
+            let bank_ids: std::collections::BTreeSet<&str> = listed
+                .iter()
+                .filter_map(|i| match &i.account {
+                    AccountRef::Bank { bank_id, .. } => Some(bank_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(bank_ids.len(), 1, "{bank_ids:?}");
             assert!(
                 listed.iter().any(|i| matches!(&i.account, AccountRef::CreditCard { acct_id } if *acct_id == card_id))
             );
