@@ -483,6 +483,12 @@ def ofx(a, b):
             listed = acctinfo(reply)
             check(len(listed) == len(a.accounts), f"{len(listed)} ACCTINFOs: {[d for _, _, d in listed]}")
             found = {}
+            # One bank, one BANKID: an account without a routing number (a loan) takes that of
+            # another account of the same member.
+            member_routing = {}
+            for x in a.accounts.values():
+                if x["routing_number"]:
+                    member_routing.setdefault(x["member_guid"], x["routing_number"])
             for kind, frm, desc in listed:
                 matches = [x for x in a.accounts.values() if desc.startswith(x["name"] + " ") or desc == x["name"]]
                 check(len(matches) == 1, f"DESC {desc!r} names {len(matches)} accounts")
@@ -492,7 +498,7 @@ def ofx(a, b):
                 t = acct["type"]
                 if t in ("CHECKING", "SAVINGS", "LOAN", "MORTGAGE"):
                     accttype = {"LOAN": "CREDITLINE", "MORTGAGE": "CREDITLINE"}.get(t, t)
-                    bankid = acct["routing_number"] or "000000000"
+                    bankid = acct["routing_number"] or member_routing.get(acct["member_guid"]) or "000000000"
                     check((kind, frm.accttype, frm.bankid) == ("BANKACCTINFO", accttype, bankid),
                           f"{desc} ({t}): {kind} {frm}")
                 elif t == "CREDIT_CARD":
@@ -508,7 +514,7 @@ def ofx(a, b):
         return run
     for version in OFX_VERSIONS:
         step(f"ofx: ofxget acctinfo v{version} -> A's 6 accounts (checking/savings BANKACCTFROM with the routing "
-             "number, loans CREDITLINE, card CCACCTFROM, brokerage INVACCTFROM)", list_accounts(version))
+             "number, loans CREDITLINE with their bank's, card CCACCTFROM, brokerage INVACCTFROM)", list_accounts(version))
 
     def other_user():
         _, reply = ofxget("acctinfo", user=b.partner_id, version=102)
