@@ -274,7 +274,7 @@ impl Service {
         let wanted: HashSet<&str> = accounts.iter().map(|a| a.guid.as_str()).collect();
         let mut by_account: HashMap<String, Vec<Transaction>> = HashMap::new();
         if !q.balances_only && !wanted.is_empty() {
-            for t in self.export_transactions(user, q).await? {
+            for t in self.face_transactions(user, q).await? {
                 if wanted.contains(t.account_guid.as_str()) {
                     by_account.entry(t.account_guid.as_str().to_owned()).or_default().push(t);
                 }
@@ -300,8 +300,10 @@ impl Service {
     }
 
     /// The user's transactions within the query's window (pending ones only when asked),
-    /// newest first, read in keyset pages.
-    async fn export_transactions(&self, user: &UserGuid, q: &FaceQuery) -> Result<Vec<Transaction>> {
+    /// newest first, read in keyset pages; one account's when the query names exactly one
+    /// (the store checks it is the user's). Only the transactions: a face that already holds
+    /// the accounts (an OFX statement) reads no more than it needs.
+    pub async fn face_transactions(&self, user: &UserGuid, q: &FaceQuery) -> Result<Vec<Transaction>> {
         // The store filters by date; a transaction's instant may fall a day or so either side
         // of its date, so read with slack and filter exactly here.
         let slack = Duration::days(7);

@@ -307,7 +307,7 @@ async fn transactions_of(
     dtstart: Option<&OfxDate>,
     dtend: Option<&OfxDate>,
 ) -> ferry_core::Result<Vec<Transaction>> {
-    let Some((client, user)) = who else { return Ok(Vec::new()) };
+    let Some((_, user)) = who else { return Ok(Vec::new()) };
     let q = FaceQuery {
         start: dtstart.map(OfxDate::to_utc),
         end: dtend.map(OfxDate::to_utc),
@@ -319,8 +319,8 @@ async fn transactions_of(
     {
         return Ok(Vec::new());
     }
-    let mut view = s.face_view(client, user, &q).await?;
-    Ok(view.accounts.pop().map(|a| a.transactions).unwrap_or_default())
+    // The account came from this user's list; only its transactions are read again.
+    s.face_transactions(user, &q).await
 }
 
 fn stmttrn(t: &Transaction) -> StatementTransaction {
