@@ -61,6 +61,7 @@ MX_OPERATIONS = [
     "listStatementsByMember", "readStatementByMember", "downloadStatementPDF",
     "createManualAccount", "deleteManualAccount", "readAccountByMember", "updateAccountByMember",
     "updateTransaction", "updateTransactionByAccount",
+    "requestWidgetURL",
 ]
 CHECKS = "not_a_server_error,response_schema_conformance"
 LOGIN_CRD = "CRD-9f61fb4c-912c-bd1e-b175-ccc7f0275cc1"

@@ -1,8 +1,11 @@
 """The basic scenario: a wrong API key (401); a user created, read, updated and listed; the
 institutions (mxbank, mx_bank_oauth, an unknown one, mxbank's credentials); a member created with
 skip_aggregation (200), read, listed, its status, credentials and challenges (204), a duplicate
-(409), updated and deleted; a second user's aggregating member (202); the user deleted.
+(409), updated and deleted; a widget URL (opens once); a second user's aggregating member (202); the user deleted.
 """
+import urllib.error
+import urllib.request
+
 import mx_platform_python as mx
 from mx_platform_python import (
     MemberUpdateRequest,
@@ -11,6 +14,8 @@ from mx_platform_python import (
     UserCreateRequestBody,
     UserUpdateRequest,
     UserUpdateRequestBody,
+    WidgetRequest,
+    WidgetRequestBody,
 )
 
 from .harness import (
@@ -47,6 +52,27 @@ def run():
         u = users.read_user(user).user
         check(u.guid == user and u.id == f"py-{RUN}", f"read back {u.guid!r}/{u.id!r}")
     step("read user", read_user)
+
+    def widget_url():
+        api = mx.WidgetsApi(make_client())
+        body = WidgetRequestBody(widget_url=WidgetRequest(
+            widget_type="connect_widget", mode="aggregation", color_scheme="dark", ui_message_version=4))
+        w = api.request_widget_url(user, body, accept_language="fr-CA", x_callback_payload="cHl0aG9u").widget_url
+        check(w.type == "connect_widget", f"type {w.type!r}")
+        check(w.user_id == f"py-{RUN}", f"user_id {w.user_id!r}")
+        check(w.url and w.url.startswith(URL + "/connect/"), f"url {w.url!r}")
+        with urllib.request.urlopen(w.url, timeout=10) as page:
+            html = page.read().decode()
+            check(page.status == 200, f"widget page {page.status}")
+            check('lang="fr-CA"' in html and "scheme-dark" in html, "the page follows Accept-Language and color_scheme")
+        try:
+            urllib.request.urlopen(w.url, timeout=10)
+            check(False, "a widget URL opened twice")
+        except urllib.error.HTTPError as e:
+            check(e.code == 410, f"second use: {e.code}")
+        bad = WidgetRequestBody(widget_url=WidgetRequest(widget_type="budgets_widget"))
+        expect_api_error(lambda: api.request_widget_url(user, bad), 400)
+    step("request widget URL (once; unknown widget type -> 400)", widget_url)
 
     def update_user():
         u = users.update_user(user, UserUpdateRequestBody(user=UserUpdateRequest(metadata="updated"))).user

@@ -168,6 +168,7 @@ async fn main() -> Result<(), BoxError> {
     let options = ferry_api::Options {
         faces: ferry_api::faces::Faces { simplefin: true, ofx: true },
         limits: ferry_api::limits::Limits { failed_auth_per_minute: 0, ..Default::default() },
+        ..Default::default()
     };
     let router = ferry_api::router_with_options(service.clone(), options);
     let send = |req: Request<Body>| {

@@ -37,6 +37,7 @@ pub fn router(service: Service) -> Router {
         Router::new()
             .route("/users", get(list_users).post(create_user))
             .route("/users/{user}", get(read_user).put(update_user).delete(delete_user))
+            .route("/users/{user}/connect_widget_url", post(connect_widget_url))
             .route("/users/{user}/members", get(list_members).post(create_member))
             .route("/users/{user}/members/{member}", get(read_member).put(update_member).delete(delete_member))
             .route("/users/{user}/members/{member}/status", get(member_status))
@@ -292,6 +293,23 @@ async fn create_member(
     let created = s.create_member(&c, &user_ref(&u)?, new).await?;
     let status = if created.aggregation_requested { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok(respond(status, json!({ "member": member_json(&created.member) })))
+}
+
+/// `POST /users/{guid}/connect_widget_url`: Atrium's widget URL, its options flat in the body.
+async fn connect_widget_url(
+    State(s): State<Service>,
+    Auth(c): Auth,
+    Path(u): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<crate::platform::widgets::WidgetUrlFields>,
+) -> Result<Response, ApiError> {
+    let callback_payload = crate::extract::header_text(&headers, "x-callback-payload")?;
+    let accept_language = crate::extract::header_text(&headers, header::ACCEPT_LANGUAGE.as_str())?;
+    let mut fields = body;
+    fields.widget_type.get_or_insert_with(|| "connect_widget".into());
+    let (url, user) =
+        s.create_widget_url(&c, &user_ref(&u)?, fields.into_request(accept_language), callback_payload).await?;
+    Ok(respond(StatusCode::OK, json!({ "user": { "connect_widget_url": url, "guid": user.guid.as_str() } })))
 }
 
 async fn read_member(

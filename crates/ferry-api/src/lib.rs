@@ -13,6 +13,7 @@ mod nexus;
 mod oauth;
 mod openapi;
 mod platform;
+mod widget;
 
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use ferry_core::Service;
 
 pub use admin::{deliveries_json, endpoint_json as webhook_json};
 pub use error::ApiError;
+pub use widget::widget_frame_ancestors;
 
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -41,6 +43,9 @@ pub fn router(service: Service) -> Router {
 pub struct Options {
     pub limits: limits::Limits,
     pub faces: faces::Faces,
+    /// The Connect widget's CSP `frame-ancestors` sources (`--widget-frame-ancestors`); `None`
+    /// lets any page embed it.
+    pub widget_frame_ancestors: Option<String>,
 }
 
 /// The application with these limits.
@@ -69,11 +74,14 @@ pub fn router_with_options(service: Service, options: Options) -> Router {
     let nexus = common_layers(nexus::router(service.clone()), "nexus");
     let simplefin = common_layers(faces::simplefin::router(service.clone()), "simplefin");
     let ofx = common_layers(faces::ofx::router(service.clone()), "ofx");
+    let widget = common_layers(widget::router(service.clone(), options.widget_frame_ancestors.clone()), "widget");
     let atrium = common_layers(atrium::router(service), "atrium");
     let shown = options.faces;
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
         let target = if let Some(face) = faces::face_of(shown, req.uri().path()) {
             if face == "ofx" { ofx.clone() } else { simplefin.clone() }
+        } else if widget::is_widget_path(req.uri().path()) {
+            widget.clone()
         } else if nexus::is_nexus(req.headers()) {
             nexus.clone()
         } else if atrium::is_atrium(req.headers()) {

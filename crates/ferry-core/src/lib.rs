@@ -24,6 +24,7 @@ mod sessions;
 mod users;
 mod validate;
 mod webhooks;
+mod widget;
 mod worker;
 
 use std::sync::Arc;
@@ -48,6 +49,10 @@ pub use sandbox_oauth::{AuthorizeParams, SANDBOX_CLIENT_ID, TokenError, TokenReq
 pub use secrets::{ApiKey, Keyring, MasterKey};
 pub use webhooks::{
     CALLBACK_PAYLOAD_MAX, EVENT_TYPES, MAX_RETRIES, WebhookPolicy, check_callback_payload, check_webhook_url, sign,
+};
+pub use widget::{
+    WIDGET_LOCALES, WIDGET_SESSION_TTL, WIDGET_URL_TTL, WidgetMode, WidgetOptions, WidgetRequest, WidgetSession,
+    widget_locale,
 };
 pub use worker::MAX_ATTEMPTS;
 

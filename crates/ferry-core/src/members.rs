@@ -58,6 +58,19 @@ pub(crate) struct StoredCredential {
 
 impl Service {
     pub async fn create_member(&self, client: &Client, user: &UserRef, new: NewMember) -> Result<CreatedMember> {
+        self.create_member_with_job(client, user, new, ferry_domain::JobType::Aggregation).await
+    }
+
+    /// Creates a member whose first job (unless `skip_aggregation`, or OAuth, which waits for
+    /// the user) is `first_job`: the Connect widget's verification mode starts with a
+    /// verification.
+    pub async fn create_member_with_job(
+        &self,
+        client: &Client,
+        user: &UserRef,
+        new: NewMember,
+        first_job: ferry_domain::JobType,
+    ) -> Result<CreatedMember> {
         let user = self.get_user(client, user).await?;
         if let Some(id) = &new.id {
             validate::partner_id("member.id", id, MemberGuid::PREFIX)?;
@@ -190,7 +203,7 @@ impl Service {
         let mut member = member;
         let aggregation_requested = !new.skip_aggregation && !member.is_oauth;
         let first_job = aggregation_requested.then(|| {
-            let job = self.new_job(&member, ferry_domain::JobType::Aggregation, false, member.callback_payload.clone());
+            let job = self.new_job(&member, first_job, false, member.callback_payload.clone());
             member.is_being_aggregated = true;
             member.most_recent_job_guid = Some(job.guid.clone());
             job

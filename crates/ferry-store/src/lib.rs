@@ -35,6 +35,7 @@ mod stats;
 mod transactions;
 mod users;
 mod webhooks;
+mod widget;
 
 pub use clients::ClientRecord;
 pub use connector_states::{ConnectorState, StateWrite};
@@ -50,6 +51,7 @@ pub use stats::ConnectionUse;
 pub use transactions::TransactionScope;
 pub use users::UserFilter;
 pub use webhooks::{AttemptLog, AttemptOutcome, DeliveryLog, DueDelivery, MemberEvents, NewEvent, WebhookEndpoint};
+pub use widget::WidgetSessionRow;
 
 /// Runs `$body` with `$conn` bound to a `&mut` connection that should serve a read: one of
 /// SQLite's reader connections, or a pooled PostgreSQL connection. The body is expanded once

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_connectors"),
     migration!(13, "0013_request_ids"),
     migration!(14, "0014_faces"),
+    migration!(15, "0015_widget"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ferry_migrations (

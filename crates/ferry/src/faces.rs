@@ -18,11 +18,24 @@ pub struct FaceArgs {
     /// Serve OFX Direct Connect (POST /ofx) for apps such as GnuCash, Moneydance and ofxget.
     #[arg(long, env = "FERRY_OFX", value_parser = clap::builder::BoolishValueParser::new())]
     pub ofx: bool,
+    /// Which pages may embed the Connect widget: a CSP `frame-ancestors` source list such as
+    /// `https://app.example.com 'self'`. Default: any page (embedding is the point).
+    #[arg(long, env = "FERRY_WIDGET_FRAME_ANCESTORS", value_parser = parse_frame_ancestors)]
+    pub widget_frame_ancestors: Option<String>,
+}
+
+fn parse_frame_ancestors(s: &str) -> Result<String, String> {
+    ferry_api::widget_frame_ancestors(s).map(|v| v.unwrap_or_else(|| "*".into()))
 }
 
 impl FaceArgs {
     pub fn faces(&self) -> ferry_api::faces::Faces {
         ferry_api::faces::Faces { simplefin: self.simplefin, ofx: self.ofx }
+    }
+
+    /// The widget's `frame-ancestors`, `None` for any page.
+    pub fn frame_ancestors(&self) -> Option<String> {
+        self.widget_frame_ancestors.clone().filter(|v| v != "*")
     }
 }
 

@@ -354,7 +354,11 @@ async fn main() -> Result<()> {
     db.migrate().await.context("cannot migrate the database")?;
     match cli.command {
         Command::Serve { listen, workers, no_workers, limits, faces, metrics } => {
-            let options = ferry_api::Options { limits: limits.limits(), faces: faces.faces() };
+            let options = ferry_api::Options {
+                limits: limits.limits(),
+                faces: faces.faces(),
+                widget_frame_ancestors: faces.frame_ancestors(),
+            };
             serve(db, &cli.database, listen, &workers, no_workers, options, &metrics).await
         }
         Command::Simplefin { command } => faces::simplefin(db, command).await,

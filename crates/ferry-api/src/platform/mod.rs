@@ -9,6 +9,7 @@ pub(crate) mod members;
 pub(crate) mod records;
 pub(crate) mod transactions;
 mod users;
+pub(crate) mod widgets;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -23,6 +24,7 @@ pub fn routes() -> Router<Service> {
         .route("/users/{user}", get(users::read).put(users::update).delete(users::delete))
         .route("/users/{user}/api_token", post(users::api_token))
         .route("/users/{user}/simplefin_token", post(users::simplefin_token))
+        .route("/users/{user}/widget_urls", post(widgets::create))
         .route("/users/{user}/members", get(members::list).post(members::create))
         .route("/users/{user}/members/{member}", get(members::read).put(members::update).delete(members::delete))
         .route("/users/{user}/members/{member}/status", get(members::status))

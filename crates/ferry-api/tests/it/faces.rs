@@ -667,7 +667,7 @@ async fn ofx_sign_on_refuses_wrong_passwords_and_locks_after_five() {
 async fn refused_face_credentials_count_against_the_address() {
     each_backend(|app| async move {
         let limits = ferry_api::limits::Limits { failed_auth_per_minute: 3, ..Default::default() };
-        let options = ferry_api::Options { limits, faces: Faces { simplefin: true, ofx: true } };
+        let options = ferry_api::Options { limits, faces: Faces { simplefin: true, ofx: true }, ..Default::default() };
         let face = ferry_api::router_with_options(app.service.clone(), options);
         let user = app.user(Some("carol")).await;
         let _ = user;

@@ -23,3 +23,4 @@ mod secrets;
 mod simplefin;
 mod users;
 mod webhooks;
+mod widget;
