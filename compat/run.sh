@@ -182,8 +182,11 @@ run_suite() { # run_suite LABEL SUITE [DATABASE_URL]
       FERRY_DATABASE_URL="$url" "$SDK_VENV/bin/python" "$COMPAT_DIR/real_institutions_sdk.py" || rc=$? ;;
     faces) FERRY_DATABASE_URL="$url" "$FACES_VENV/bin/python" "$COMPAT_DIR/faces_clients.py" || rc=$? ;;
     browser)
-      FERRY_BROWSER_MODULES="$BROWSER_MODULES" FERRY_BROWSER_SHOTS="$WORK/$label/screenshots" \
-        node "$COMPAT_DIR/browser/oauth_pages.mjs" || rc=$? ;;
+      # Both scripts run (and both must pass): the OAuth pages, then the Connect widget.
+      for script in oauth_pages widget; do
+        FERRY_BROWSER_MODULES="$BROWSER_MODULES" FERRY_BROWSER_SHOTS="$WORK/$label/screenshots" \
+          node "$COMPAT_DIR/browser/$script.mjs" || rc=$?
+      done ;;
     ofx_interop) "$OFX_VENV/bin/python" "$COMPAT_DIR/ofx_interop.py" || rc=$? ;;
     schemathesis)
       FERRY_COMPAT_ST_REPORT_DIR="$WORK/$label/schemathesis-report" \
