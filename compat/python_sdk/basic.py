@@ -19,7 +19,7 @@ from mx_platform_python import (
 )
 
 from .harness import (
-    ACCEPT, API_KEY, CLIENT_ID, LOGIN_CRD, MXBANK, MXBANK_GUID, PASSWORD_CRD, RUN, assert_member, assert_pagination,
+    ACCEPT, API_KEY, CLIENT_ID, LOGIN_CRD, MXBANK, MXBANK_GUID, PASSWORD_CRD, RUN, URL, assert_member, assert_pagination,
     check, created_users, expect_api_error, expect_status, institutions, make_client, members, mxbank_member_body,
     step, users,
 )
