@@ -751,6 +751,34 @@ try {
     await checkMessages(w, "duplicate", user);
   });
 
+  // --- the host's "back" (the SDK's navigateBack) and deleting a connection ------------------------
+  await flow("back and delete", async (context) => {
+    const user = await newUser("back");
+    const w = await openWidget(context, (await widgetUrl(user)).url);
+    await waitEvent(w, "onLoaded", { initial_step: "search" });
+    const atRoot = await w.page.evaluate(() => window.__widget.navigateBack());
+    step("back: navigateBack() at the search answers did_go_back false", atRoot === false, atRoot);
+    let since = await chooseInstitution(w, "MX Bank", MX_BANK_RESULT);
+    await waitStep(w, "enterCreds", { since });
+    since = await mark(w);
+    const fromForm = await w.page.evaluate(() => window.__widget.navigateBack());
+    step("back: navigateBack() on the credential form answers did_go_back true", fromForm === true, fromForm);
+    await waitStep(w, "search", { since });
+    await waitEvent(w, "onBackToSearch", {}, { since });
+    step("back: the widget is back at the search, and said backToSearch", true);
+
+    since = await connectMxBank(w, "DENIED");
+    await waitStep(w, "loginError", { since });
+    const member = (await members(user))[0]?.guid;
+    await button(w.frame, "Delete connection").click();
+    since = await mark(w);
+    await button(w.frame, "Delete").click();
+    const deleted = await waitEvent(w, "onMemberDeleted", {}, { since });
+    step("delete: onMemberDeleted {member_guid}", deleted.member_guid === member, deleted);
+    step("delete: the member is gone (API)", (await members(user)).length === 0);
+    await checkMessages(w, "back and delete", user);
+  });
+
   // --- g. verification mode ---------------------------------------------------------------------
   await flow("verification", async (context) => {
     const user = await newUser("verification");

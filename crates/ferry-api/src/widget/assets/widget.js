@@ -155,16 +155,17 @@ function pumpNav() {
   setTimeout(pumpNav, 100);
 }
 
-// post("stepChange", {...}) sends mx/connect/stepChange; post("load") sends mx/load.
+// post("stepChange", {...}) sends mx/connect/stepChange; post("load") and post("navigation")
+// send the generic mx/load and mx/navigation.
 function post(event, fields) {
   const metadata = { user_guid: String(cfg.user_guid || ""), session_guid: String(cfg.session_guid || "") };
   if (fields) for (const k of Object.keys(fields)) if (fields[k] != null) metadata[k] = fields[k];
   if (webview) {
     const scheme = cfg.ui_message_webview_url_scheme || "mx";
-    const path = event === "load" ? "load" : "connect/" + event;
+    const path = event === "load" || event === "navigation" ? event : "connect/" + event;
     navigate(scheme + "://" + path + "?metadata=" + enc(JSON.stringify(metadata)));
   } else if (window.parent && window.parent !== window) {
-    const type = event === "load" ? "mx/load" : "mx/connect/" + event;
+    const type = event === "load" || event === "navigation" ? "mx/" + event : "mx/connect/" + event;
     try { window.parent.postMessage({ mx: true, type, metadata }, "*"); } catch (e) { /* nothing to tell */ }
   }
 }
@@ -1111,7 +1112,11 @@ function onMessage(ev) {
     return;
   }
   if (window.parent !== window && ev.source === window.parent) {
-    if (d.type === "mx/navigation" && d.payload && d.payload.action === "back" && st.back) st.back();
+    if (d.type === "mx/navigation" && d.payload && d.payload.action === "back") {
+      // The SDK's navigateBack() waits for this answer: false at a step with nowhere to go back to.
+      const went = st.back ? st.back() !== false : false;
+      post("navigation", { did_go_back: went });
+    }
     return;
   }
   // MX's React Native host answers an OAuth deep link with a string message (WebView only).
