@@ -56,9 +56,20 @@ pub(crate) struct StoredCredential {
     pub(crate) value: String,
 }
 
+/// The first job of a new member: a verification when `data_request.products` asks for account
+/// verification alone (MX's verification mode), else an aggregation.
+pub(crate) fn first_job_for(products: &[ferry_domain::Product]) -> ferry_domain::JobType {
+    if products == [ferry_domain::Product::AccountVerification] {
+        ferry_domain::JobType::Verification
+    } else {
+        ferry_domain::JobType::Aggregation
+    }
+}
+
 impl Service {
     pub async fn create_member(&self, client: &Client, user: &UserRef, new: NewMember) -> Result<CreatedMember> {
-        self.create_member_with_job(client, user, new, ferry_domain::JobType::Aggregation).await
+        let first = first_job_for(&new.products);
+        self.create_member_with_job(client, user, new, first).await
     }
 
     /// Creates a member whose first job (unless `skip_aggregation`, or OAuth, which waits for

@@ -322,8 +322,11 @@ impl Service {
         // The tokens, the member's new status, its events and its first aggregation go in
         // together (the state was consumed before the exchange, so a replayed callback cannot
         // exchange twice; a kill -9 in between leaves a PENDING member to start over).
+        // A member that asked only for verification (the widget's verification mode) starts with
+        // a verification; every other one with an aggregation.
+        let first = crate::members::first_job_for(&m.products);
         let job = (!s.skip_aggregation)
-            .then(|| self.new_job(&m, JobType::Aggregation, false, m.callback_payload.clone()))
+            .then(|| self.new_job(&m, first, false, m.callback_payload.clone()))
             .filter(|_| Self::check_can_aggregate(&m).is_ok());
         let (key_id, sealed) = self.seal_tokens(&m, &tokens);
         let queued =

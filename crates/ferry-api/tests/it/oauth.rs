@@ -36,7 +36,7 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
 
 /// Follows a window URI to the bank's page and presses `decision`; returns the last response
 /// (the callback's page, or its redirect for apps).
-async fn press(app: &TestApp, window_uri: &str, decision: &str) -> reqwest::Response {
+pub(crate) async fn press(app: &TestApp, window_uri: &str, decision: &str) -> reqwest::Response {
     let b = browser();
     let r = b.get(window_uri).send().await.unwrap();
     assert_eq!(r.status(), 302, "window URI");

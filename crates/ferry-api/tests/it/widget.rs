@@ -511,3 +511,57 @@ async fn frame_ancestors_are_configurable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_oauth_member_made_in_verification_mode_starts_with_a_verification() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let t = token(&session(&app, &user, json!({ "widget_type": "connect_widget", "mode": "verification" })).await);
+        let r = api(&app, &t, Method::GET, "institutions/mx_bank_oauth", None).await;
+        let institution = r.body["institution"]["guid"].as_str().unwrap().to_owned();
+        let r =
+            api(&app, &t, Method::POST, "members", Some(json!({ "institution_guid": institution, "is_oauth": true })))
+                .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body["member"]["connection_status"], "PENDING");
+        let guid = r.body["member"]["guid"].as_str().unwrap().to_owned();
+        // The OAuth member again (the widget re-opening its screen): 409 naming it.
+        let again =
+            api(&app, &t, Method::POST, "members", Some(json!({ "institution_guid": institution, "is_oauth": true })))
+                .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(again.body["error"]["member_guid"], guid.as_str());
+        // A fresh window URI each time; the first one was never used.
+        let r = api(&app, &t, Method::GET, &format!("members/{guid}/oauth_window_uri"), None).await;
+        let uri = r.body["member"]["oauth_window_uri"].as_str().unwrap().to_owned();
+        let page = crate::oauth::press(&app, &uri, "authorize").await;
+        assert_eq!(page.status(), 200);
+        let member = MemberGuid::parse(&guid).unwrap();
+        let job = app.service.db().active_job(&member).await.unwrap().expect("a job after OAuth");
+        assert_eq!(job.job_type, JobType::Verification);
+        app.work().await;
+        let r = api(&app, &t, Method::GET, &format!("members/{guid}"), None).await;
+        assert_eq!(r.body["member"]["connection_status"], "CONNECTED", "{r:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_member_that_asks_only_for_verification_starts_with_one() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        let mut firsts = Vec::new();
+        for products in [json!(["account_verification"]), json!(["account_verification", "transactions"])] {
+            let body = json!({
+                "member": { "institution_code": MXBANK, "credentials": credentials(&format!("p-{products}")) },
+                "data_request": { "products": products },
+            });
+            let r = app.post(&format!("/users/{user}/members"), body).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+            let guid = MemberGuid::parse(r.body["member"]["guid"].as_str().unwrap()).unwrap();
+            firsts.push(app.service.db().active_job(&guid).await.unwrap().expect("a job").job_type);
+        }
+        assert_eq!(firsts, [JobType::Verification, JobType::Aggregation]);
+    })
+    .await;
+}
