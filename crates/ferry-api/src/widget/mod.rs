@@ -67,10 +67,14 @@ pub(crate) fn router(service: Service, frame_ancestors: Option<String>) -> Route
         frame_ancestors: frame_ancestors.map(Arc::from),
         submissions: api::Submissions::default(),
     };
-    Router::new()
+    // The page and its assets go gzipped to browsers that accept it (a third of the bytes).
+    let pages = Router::new()
         .route("/connect/assets/widget.js", get(script))
         .route("/connect/assets/widget.css", get(style))
         .route("/connect/{token}", get(page))
+        .layer(tower_http::compression::CompressionLayer::new());
+    Router::new()
+        .merge(pages)
         .merge(api::routes())
         .fallback(not_found)
         .with_state(state)

@@ -115,6 +115,10 @@ async fn a_widget_url_opens_once_within_ten_minutes() {
         assert!(js.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
         let css = app.raw(Method::GET, "/connect/assets/widget.css", Body::empty(), &[]).await;
         assert_eq!(css.status, StatusCode::OK);
+        // Compressed for browsers that accept it.
+        let gz = app.raw(Method::GET, "/connect/assets/widget.js", Body::empty(), &[("accept-encoding", "gzip")]).await;
+        assert_eq!(gz.headers["content-encoding"], "gzip");
+        assert!(js.headers.get("content-encoding").is_none());
     })
     .await;
 }
