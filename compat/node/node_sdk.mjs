@@ -21,6 +21,7 @@ const require = createRequire(
 );
 const {
   Configuration, UsersApi, MembersApi, InstitutionsApi, AccountsApi, TransactionsApi, InvestmentHoldingsApi, StatementsApi,
+  WidgetsApi,
 } = require('mx-platform-node');
 
 const ACCEPT = 'application/vnd.mx.api.v1+json';
@@ -134,6 +135,20 @@ async function scenario() {
   await step('read user without the vnd Accept header (axios default Accept)', async () => {
     const { data } = await new UsersApi(config(API_KEY, {})).readUser(user);
     assert.equal(data.user.guid, user);
+  });
+
+  await step('request widget URL (connect_widget, es; opens once) and an unknown widget type -> 400', async () => {
+    const widgets = new WidgetsApi(config());
+    const body = { widget_url: { widget_type: 'connect_widget', is_mobile_webview: false, ui_message_version: 4 } };
+    const { data } = await widgets.requestWidgetURL(user, body, 'es-MX', 'bm9kZQ==');
+    assert.equal(data.widget_url.type, 'connect_widget');
+    assert.equal(data.widget_url.user_id, `node-${RUN}`);
+    assert.ok(data.widget_url.url.startsWith(`${URL}/connect/`), data.widget_url.url);
+    const page = await fetch(data.widget_url.url);
+    assert.equal(page.status, 200);
+    assert.ok((await page.text()).includes('lang="es"'), 'Accept-Language es-MX gives the Spanish widget');
+    assert.equal((await fetch(data.widget_url.url)).status, 410, 'a widget URL opens once');
+    await expectError(widgets.requestWidgetURL(user, { widget_url: { widget_type: 'spending_widget' } }), 400);
   });
 
   await step('update user (metadata)', async () => {
