@@ -460,7 +460,7 @@ impl Service {
         // New credentials start a new aggregation (a challenge raised with the old ones is moot),
         // in the transaction of the update.
         let restart = (new_credentials.is_some() && patch.skip_aggregation != Some(true))
-            .then(|| self.new_job(&m, ferry_domain::JobType::Aggregation, false, patch.callback_payload.clone()));
+            .then(|| self.new_job(&m, first_job_for(&m.products), false, patch.callback_payload.clone()));
         match self.db().update_member(&client.id, &m.guid, &changes, &events, restart.as_ref()).await {
             Ok(MemberUpdate::Applied { job_started }) => {
                 self.events_written();

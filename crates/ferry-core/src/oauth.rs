@@ -10,7 +10,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferry_domain::{Client, ConnectionStatus, JobType, Member, Secret};
+use ferry_domain::{Client, ConnectionStatus, Member, Secret};
 use ferry_store::{OAuthProvider, OAuthState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

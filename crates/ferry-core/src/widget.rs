@@ -19,6 +19,8 @@ use crate::{CreatedMember, Error, MemberRef, Result, Service, UserRef};
 pub const WIDGET_URL_TTL: Duration = Duration::minutes(10);
 /// How long a widget session lives past its last call.
 pub const WIDGET_SESSION_TTL: Duration = Duration::minutes(30);
+/// How long a widget session lives at most, however busy (a tab left polling ends too).
+pub const WIDGET_SESSION_MAX: Duration = Duration::hours(4);
 
 /// What the widget does: aggregate (accounts and transactions) or verify (account numbers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +31,16 @@ pub enum WidgetMode {
     Verification,
 }
 
-/// The options of a widget URL, checked; they travel with the session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The options of a widget URL, checked; they travel with the session. (`default`: a session
+/// stored by an older build, without a newer field, still opens.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WidgetOptions {
     pub mode: WidgetMode,
+    /// The job after the first one succeeds, for the products the first does not bring:
+    /// `aggregate` (transactions after a verification) or `verify` (numbers after an
+    /// aggregation).
+    pub follow_up: Option<String>,
     /// Whether the first job brings transactions (MX: default true in aggregation, false in
     /// verification).
     pub include_transactions: bool,
@@ -165,7 +173,9 @@ impl Service {
                     .map_err(|_| Error::invalid_at("data_request.products", format!("[{i}]"), "is not a product"))
             })
             .collect::<Result<_>>()?;
-        let mode = match r.mode.as_deref() {
+        // MX's SDK allows a comma list (`aggregation,verification`): verification wins.
+        let modes: Option<Vec<&str>> = r.mode.as_deref().map(|m| m.split(',').map(str::trim).collect());
+        let mode = match modes.as_deref() {
             None => {
                 // MX's data_request replaces mode: verification alone is verification mode.
                 if products.contains(&Product::AccountVerification) && !products.contains(&Product::Transactions) {
@@ -174,8 +184,9 @@ impl Service {
                     WidgetMode::Aggregation
                 }
             }
-            Some("aggregation") => WidgetMode::Aggregation,
-            Some("verification") => WidgetMode::Verification,
+            Some(list) if list.iter().all(|m| *m == "aggregation" || *m == "verification") => {
+                if list.contains(&"verification") { WidgetMode::Verification } else { WidgetMode::Aggregation }
+            }
             Some(_) => return Err(Error::invalid("mode", "must be `aggregation` or `verification`")),
         };
         let verification = mode == WidgetMode::Verification;
@@ -262,8 +273,14 @@ impl Service {
                 "needs current_member_guid, current_institution_guid or current_institution_code",
             ));
         }
+        let follow_up = if verification {
+            include_transactions.then(|| "aggregate".to_owned())
+        } else {
+            products.contains(&Product::AccountVerification).then(|| "verify".to_owned())
+        };
         Ok(WidgetOptions {
             mode,
+            follow_up,
             include_transactions,
             disable_background_agg: r.disable_background_agg.unwrap_or(verification),
             current_institution_guid,
@@ -333,9 +350,16 @@ impl Service {
             return Err(Error::Unauthorized);
         }
         let now = self.now();
+        // Renewed when less than TTL minus a minute is left: one write a minute, not one a call.
         let row = self
             .db()
-            .touch_widget_session(&hash(token), now, now + WIDGET_SESSION_TTL)
+            .touch_widget_session(
+                &hash(token),
+                now,
+                now - WIDGET_SESSION_MAX,
+                now + WIDGET_SESSION_TTL - Duration::minutes(1),
+                now + WIDGET_SESSION_TTL,
+            )
             .await?
             .ok_or(Error::Unauthorized)?;
         self.widget_session_of(row).await
@@ -392,7 +416,15 @@ impl Service {
             callback_payload: w.callback_payload.clone(),
             skip_webhook: false,
         };
-        let job = if verification { JobType::Verification } else { JobType::Aggregation };
+        // Verification first in verification mode; balances without transactions when the app
+        // asked for none; else an aggregation.
+        let job = if verification {
+            JobType::Verification
+        } else if o.include_transactions {
+            JobType::Aggregation
+        } else {
+            JobType::Balance
+        };
         self.create_member_with_job(&w.client, &UserRef::Guid(w.user.guid.clone()), new, job).await
     }
 

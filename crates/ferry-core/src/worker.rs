@@ -40,7 +40,7 @@ const INTERNAL_JOB_ERROR: &str = "Ferry could not complete this job; it will be 
 impl Service {
     /// Claims and runs one job. False when there was nothing to do. Every few seconds it also
     /// expires stale challenges and queues due background aggregations, and every minute (and
-    /// on the first call) runs the reconciler.
+    /// on the first call) runs the reconciler and deletes ended widget URLs and sessions.
     pub async fn run_once(&self, worker: &str) -> Result<bool> {
         let now = self.now();
         if due(&self.inner.housekeeping_at, now, HOUSEKEEPING_EVERY) {
@@ -49,6 +49,8 @@ impl Service {
         }
         if due(&self.inner.reconciled_at, now, RECONCILE_EVERY) {
             self.reconcile().await?;
+            // Widget URLs and sessions that ended are of no more use.
+            self.db().purge_widget(now).await?;
         }
         let now = self.now();
         let Some(job) = self.db().claim_job(worker, now, now + self.inner.config.lease).await? else {

@@ -3,7 +3,7 @@
 use ferry_domain::{ClientId, UserGuid};
 use time::OffsetDateTime;
 
-use crate::{Db, Result, on_writer, to_micros};
+use crate::{Db, Result, on_reader, on_writer, to_micros};
 
 /// A widget session as the store holds it: who it acts for and what the app asked for.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -96,22 +96,59 @@ impl Db {
         }))
     }
 
-    /// Renews a live widget session to `expires_at` and answers it; `None` when the session is
-    /// unknown or has expired.
+    /// A live widget session (not expired, and opened after `opened_after`), renewed to
+    /// `expires_at` when it would end before `renew_before`: most calls (the page polls every
+    /// second) only read. `None` when the session is unknown or over.
     pub async fn touch_widget_session(
         &self,
         session_hash: &str,
         now: OffsetDateTime,
+        opened_after: OffsetDateTime,
+        renew_before: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<Option<WidgetSessionRow>> {
-        Ok(on_writer!(self, |conn| sqlx::query_as(
-            "UPDATE widget_sessions SET expires_at = $1 WHERE token_hash = $2 AND expires_at > $3
-             RETURNING session_guid, client_id, user_guid, options, callback_payload"
-        )
-        .bind(to_micros(expires_at))
-        .bind(session_hash)
-        .bind(to_micros(now))
-        .fetch_optional(&mut *conn)
-        .await)?)
+        let (now, opened_after) = (to_micros(now), to_micros(opened_after));
+        let found: Option<(String, String, String, String, Option<String>, i64)> = on_reader!(self, |conn| {
+            sqlx::query_as(
+                "SELECT session_guid, client_id, user_guid, options, callback_payload, expires_at
+                 FROM widget_sessions WHERE token_hash = $1 AND expires_at > $2 AND created_at > $3",
+            )
+            .bind(session_hash)
+            .bind(now)
+            .bind(opened_after)
+            .fetch_optional(&mut *conn)
+            .await
+        })?;
+        let Some((session_guid, client_id, user_guid, options, callback_payload, ends)) = found else {
+            return Ok(None);
+        };
+        if ends < to_micros(renew_before) {
+            on_writer!(self, |conn| sqlx::query(
+                "UPDATE widget_sessions SET expires_at = $1 WHERE token_hash = $2 AND expires_at > $3"
+            )
+            .bind(to_micros(expires_at))
+            .bind(session_hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
+        }
+        Ok(Some(WidgetSessionRow { session_guid, client_id, user_guid, options, callback_payload }))
+    }
+
+    /// Deletes widget URLs and sessions that ended before `before`; answers how many.
+    pub async fn purge_widget(&self, before: OffsetDateTime) -> Result<u64> {
+        let before = to_micros(before);
+        let urls = on_writer!(self, |conn| sqlx::query("DELETE FROM widget_urls WHERE expires_at < $1")
+            .bind(before)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let sessions = on_writer!(self, |conn| sqlx::query("DELETE FROM widget_sessions WHERE expires_at < $1")
+            .bind(before)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(urls + sessions)
     }
 }

@@ -104,7 +104,12 @@ impl FromRequestParts<WidgetState> for Session {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or("");
-        Ok(Session(st.service.widget_session(token).await?))
+        let session = st.service.widget_session(token).await?;
+        // The client's rate (FERRY_RATE_LIMIT) covers its widgets' traffic too.
+        if let Some(limiter) = parts.extensions.get::<crate::limits::Limiter>() {
+            limiter.admit(session.client.id.as_str())?;
+        }
+        Ok(Session(session))
     }
 }
 
@@ -188,7 +193,9 @@ fn image_uri(data: &str) -> String {
 }
 
 fn member_json(m: &Member, challenges: &[Challenge]) -> Value {
+    let updated_at = m.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     json!({
+        "updated_at": updated_at,
         "guid": m.guid.as_str(),
         "institution_guid": m.institution_guid.as_str(),
         "institution_code": m.institution_code,
@@ -386,10 +393,11 @@ async fn oauth_window_uri(State(st): State<WidgetState>, Session(w): Session, Pa
     member_body(&st, &m).await
 }
 
-/// At most the last four digits of an account number.
+/// At most the last four digits of an account number; nothing when the number is that short
+/// (its last four would be all of it).
 fn mask(number: Option<&str>) -> Option<String> {
     let digits: Vec<char> = number?.chars().filter(char::is_ascii_alphanumeric).collect();
-    if digits.is_empty() {
+    if digits.len() <= 4 {
         return None;
     }
     Some(digits[digits.len().saturating_sub(4)..].iter().collect())
@@ -433,8 +441,9 @@ mod tests {
     #[test]
     fn masks_keep_at_most_four_characters() {
         assert_eq!(mask(Some("123456789")), Some("6789".into()));
-        assert_eq!(mask(Some("12-34")), Some("1234".into()));
-        assert_eq!(mask(Some("12")), Some("12".into()));
+        assert_eq!(mask(Some("12-345")), Some("2345".into()));
+        assert_eq!(mask(Some("1234")), None);
+        assert_eq!(mask(Some("12")), None);
         assert_eq!(mask(Some("")), None);
         assert_eq!(mask(None), None);
     }

@@ -71,7 +71,7 @@ pub(crate) fn router(service: Service, frame_ancestors: Option<String>) -> Route
     let pages = Router::new()
         .route("/connect/assets/widget.js", get(script))
         .route("/connect/assets/widget.css", get(style))
-        .route("/connect/{token}", get(page))
+        .route("/connect/{token}", get(page).head(peek))
         .layer(tower_http::compression::CompressionLayer::new());
     Router::new()
         .merge(pages)
@@ -172,6 +172,14 @@ fn page_locale(w: &WidgetSession, headers: &HeaderMap) -> &'static str {
         .unwrap_or("en")
 }
 
+/// `HEAD /connect/{token}`: link checkers and previews get an answer without using the URL up.
+async fn peek() -> Response {
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 /// `GET /connect/{token}`: uses the widget URL and answers the page with a new session.
 async fn page(State(st): State<WidgetState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
     let (session_token, w) = match st.service.open_widget(&token).await {
@@ -209,6 +217,7 @@ async fn page(State(st): State<WidgetState>, headers: HeaderMap, Path(token): Pa
         "locale": locale,
         "strings": texts,
         "mode": o.mode,
+        "follow_up": o.follow_up,
         "include_transactions": o.include_transactions,
         "current_institution_guid": o.current_institution_guid,
         "current_member_guid": o.current_member_guid,

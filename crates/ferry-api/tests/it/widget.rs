@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use ferry_core::{MemberRef, UserRef};
+use ferry_core::{Clock, MemberRef, UserRef};
 use ferry_domain::{JobType, MemberGuid, UserGuid};
 use serde_json::{Value, json};
 
@@ -566,6 +566,88 @@ async fn a_member_that_asks_only_for_verification_starts_with_one() {
             firsts.push(app.service.db().active_job(&guid).await.unwrap().expect("a job").job_type);
         }
         assert_eq!(firsts, [JobType::Verification, JobType::Aggregation]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn products_choose_the_jobs_and_sessions_end() {
+    each_backend(|app| async move {
+        let user = app.user(None).await;
+        // No transactions asked for: balances first, no follow-up.
+        let config = session(&app, &user, json!({ "widget_type": "connect_widget", "include_transactions": false })).await;
+        assert_eq!(config["follow_up"], Value::Null);
+        let t = token(&config);
+        let r = api(
+            &app,
+            &t,
+            Method::POST,
+            "members",
+            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("balance-only") })),
+        )
+        .await;
+        let guid = MemberGuid::parse(r.body["member"]["guid"].as_str().unwrap()).unwrap();
+        assert_eq!(app.service.db().active_job(&guid).await.unwrap().unwrap().job_type, JobType::Balance);
+        assert!(r.body["member"]["updated_at"].is_string());
+
+        // Verification with transactions: verification first, then the widget asks for an
+        // aggregation; a comma list of modes is verification.
+        let config = session(
+            &app,
+            &user,
+            json!({ "widget_type": "connect_widget", "mode": "aggregation,verification", "include_transactions": true }),
+        )
+        .await;
+        assert_eq!(config["mode"], "verification");
+        assert_eq!(config["follow_up"], "aggregate");
+        // Aggregation with verification among the products: verify after.
+        let config = session(
+            &app,
+            &user,
+            json!({ "widget_type": "connect_widget", "data_request": { "products": ["transactions", "account_verification"] } }),
+        )
+        .await;
+        assert_eq!(config["mode"], "aggregation");
+        assert_eq!(config["follow_up"], "verify");
+
+        // New credentials for a verification member verify again.
+        let t = token(&session(&app, &user, json!({ "widget_type": "connect_widget", "mode": "verification" })).await);
+        let r = api(
+            &app,
+            &t,
+            Method::POST,
+            "members",
+            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("DENIED") })),
+        )
+        .await;
+        let denied = r.body["member"]["guid"].as_str().unwrap().to_owned();
+        app.work().await;
+        let r = api(&app, &t, Method::PUT, &format!("members/{denied}"), Some(json!({ "credentials": credentials("fine") })))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let m = MemberGuid::parse(&denied).unwrap();
+        assert_eq!(app.service.db().active_job(&m).await.unwrap().unwrap().job_type, JobType::Verification);
+
+        // HEAD does not use a URL up.
+        let r = widget_url(&app, &user, json!({ "widget_type": "connect_widget" }), &[]).await;
+        let url = r.body["widget_url"]["url"].as_str().unwrap().to_owned();
+        let head = app.raw(Method::HEAD, &path_of(&url, &app), Body::empty(), &[]).await;
+        assert_eq!(head.status, StatusCode::OK);
+        let (page, config) = open(&app, &url, &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let t = token(&config.unwrap());
+
+        // A busy session still ends after four hours; ended rows are purged.
+        for _ in 0..8 {
+            app.clock.advance(time::Duration::minutes(29));
+            assert_eq!(api(&app, &t, Method::GET, "members", None).await.status, StatusCode::OK);
+        }
+        app.clock.advance(time::Duration::minutes(29));
+        assert_eq!(api(&app, &t, Method::GET, "members", None).await.status, StatusCode::UNAUTHORIZED);
+        app.clock.advance(ferry_core::WIDGET_SESSION_TTL);
+        let purged = app.service.db().purge_widget(app.clock.now()).await.unwrap();
+        assert!(purged >= 6, "{purged}");
+        assert_eq!(app.service.db().purge_widget(app.clock.now()).await.unwrap(), 0);
     })
     .await;
 }

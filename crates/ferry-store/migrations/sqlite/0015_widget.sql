@@ -22,3 +22,11 @@ CREATE TABLE widget_sessions (
     expires_at        BIGINT NOT NULL,
     created_at        BIGINT NOT NULL
 );
+
+-- Deleting a user or a client cascades here; the purge finds ended rows by expiry.
+CREATE INDEX widget_urls_user ON widget_urls (user_guid);
+CREATE INDEX widget_urls_client ON widget_urls (client_id);
+CREATE INDEX widget_urls_expiry ON widget_urls (expires_at);
+CREATE INDEX widget_sessions_user ON widget_sessions (user_guid);
+CREATE INDEX widget_sessions_client ON widget_sessions (client_id);
+CREATE INDEX widget_sessions_expiry ON widget_sessions (expires_at);

@@ -30,6 +30,7 @@ const st = {
   gen: 0, // bumped on every screen change; async work of an older screen checks it and stops
   timers: new Set(),
   back: null, // what "go back a step" does on this screen (Back button, host navigation)
+  followed: {}, // members whose follow-up job (cfg.follow_up) was started
   loaded: false,
   lastStatus: {}, // member guid -> last connection_status id seen while polling
   inst: {}, // institution guid -> {institution, credentials}
@@ -155,6 +156,16 @@ function pumpNav() {
   setTimeout(pumpNav, 100);
 }
 
+// Messages go only to the page that embeds the widget when the browser names it (they carry
+// one-time OAuth links), else to whoever the parent is.
+const hostOrigin = (() => {
+  try {
+    const a = window.location.ancestorOrigins;
+    if (a && a.length && /^https?:\/\//.test(a[0])) return a[0];
+  } catch (e) { /* not offered by this browser */ }
+  return "*";
+})();
+
 // post("stepChange", {...}) sends mx/connect/stepChange; post("load") and post("navigation")
 // send the generic mx/load and mx/navigation.
 function post(event, fields) {
@@ -166,7 +177,7 @@ function post(event, fields) {
     navigate(scheme + "://" + path + "?metadata=" + enc(JSON.stringify(metadata)));
   } else if (window.parent && window.parent !== window) {
     const type = event === "load" || event === "navigation" ? "mx/" + event : "mx/connect/" + event;
-    try { window.parent.postMessage({ mx: true, type, metadata }, "*"); } catch (e) { /* nothing to tell */ }
+    try { window.parent.postMessage({ mx: true, type, metadata }, hostOrigin); } catch (e) { /* nothing to tell */ }
   }
 }
 
@@ -545,7 +556,7 @@ function credForm(s, d, member) {
       credentials = null;
       busy = false;
       submit.disabled = false;
-      if (!member && err.status === 409 && err.error.member_guid) {
+      if (err.status === 409 && err.error.member_guid && (!member || err.error.member_guid !== member.guid)) {
         if (s.gen === st.gen) showDuplicate(err.error.member_guid, d);
         return;
       }
@@ -640,15 +651,41 @@ function settle(m) {
     return true;
   }
   if (n === "CONNECTED" && !m.is_being_aggregated) {
+    // The products asked for beyond the first job (verification then transactions, or the
+    // other way round) run next, once per member.
+    if (cfg.follow_up && m.guid && !st.followed[m.guid]) {
+      st.followed[m.guid] = true;
+      followUp(m);
+      return true;
+    }
     post("memberConnected", { member_guid: m.guid });
     showConnected(m);
     return true;
   }
-  if (has(ERRORS, n) && !m.is_being_aggregated) {
+  // Nothing is running and nothing is awaited (an error, or a member left idle in a processing
+  // status): the error screen, whose actions start over. PENDING waits for OAuth.
+  if (!m.is_being_aggregated && n !== "PENDING") {
     showError(m, false);
     return true;
   }
   return false;
+}
+
+async function followUp(m) {
+  const g = st.gen;
+  let next = m;
+  try {
+    next = (await api("POST", "members/" + enc(m.guid) + "/" + cfg.follow_up, {})).member || m;
+  } catch (e) {
+    if (e.status === 401) return;
+    // The institution does not offer it: what the first job brought is the result.
+  }
+  if (g !== st.gen) return;
+  if (next.is_being_aggregated) showConnecting(next);
+  else {
+    post("memberConnected", { member_guid: m.guid });
+    showConnected(next);
+  }
 }
 
 function progressText(m, name) {
@@ -790,6 +827,9 @@ function showOAuth(inst, member) {
   let waiting = false;
 
   async function fresh() { return (await api("GET", "members/" + enc(guid) + "/oauth_window_uri")).member; }
+  // The member as it was when this window URI was issued: a status from before (DENIED after an
+  // earlier Deny, CONNECTED when re-authorizing) says nothing about this window.
+  let base = null;
 
   async function prepare() {
     st.onOAuth = null;
@@ -825,6 +865,7 @@ function showOAuth(inst, member) {
     }
     guid = m.guid;
     uri = m.oauth_window_uri;
+    base = typeof m.updated_at === "string" ? m.updated_at : null;
     status.textContent = "";
     go.disabled = false;
     if (document.activeElement === restart || document.activeElement === document.body) go.focus();
@@ -833,6 +874,7 @@ function showOAuth(inst, member) {
   go.addEventListener("click", () => {
     if (!uri) return;
     const url = uri;
+    if (!/^https?:\/\//i.test(url)) return;
     if (!webview && cfg.oauth_referral_source !== "APP") {
       // Synchronously in the click, without noopener: the callback page answers window.opener.
       const w = window.open(url, "_blank");
@@ -874,6 +916,7 @@ function showOAuth(inst, member) {
       (m) => {
         if (!waiting) return false;
         const n = statusName(m);
+        if (base !== null && m.updated_at === base) return true;
         if (n === "PENDING") {
           if (status.textContent !== t("oauth_waiting", { name })) status.textContent = t("oauth_waiting", { name });
           return true;
@@ -1108,7 +1151,10 @@ function onMessage(ev) {
   }
   if (!d || typeof d !== "object") return;
   if (st.popup && ev.source === st.popup) {
-    if (d.type === "mx/client/oauthComplete" && st.onOAuth) st.onOAuth(d.metadata || {});
+    // Ferry's own callback page says how it ended; a page of the bank's cannot.
+    if (d.type === "mx/client/oauthComplete" && ev.origin === window.location.origin && st.onOAuth) {
+      st.onOAuth(d.metadata || {});
+    }
     return;
   }
   if (window.parent !== window && ev.source === window.parent) {
