@@ -664,6 +664,17 @@ try {
         await button(w.frame, "Try again").waitFor();
         step("OAuth Deny: the error screen offers Try again", true);
         step("OAuth Deny: the member is DENIED (API)", (await memberStatus(user, member, "DENIED")) === "DENIED");
+        // Try again: a fresh window; the DENIED from before must not end it before the user acts.
+        const again = await mark(w);
+        await button(w.frame, "Try again").click();
+        await waitStep(w, "oauth", { since: again });
+        const [retry] = await Promise.all([context.waitForEvent("page", { timeout: WAIT }), button(w.frame, "Continue").click()]);
+        await retry.waitForURL(/\/oauth\/sandbox\/authorize/, { timeout: WAIT });
+        await sleep(2500); // two polls of the widget while the bank's page is open
+        const early = (await events(w)).slice(again).filter((e) => e.name === "onOAuthError");
+        step("OAuth Deny, then Try again: no oauthError while the new window is open", early.length === 0, early);
+        await retry.getByRole("button", { name: "Authorize", exact: true }).click();
+        step("OAuth Deny, then Try again and Authorize: connected", (await waitConnected(w, again)) === member);
       }
       step(`OAuth ${decision}: one OAuth member (API)`, (await members(user)).filter((m) => m.is_oauth).length === 1);
       await checkMessages(w, `OAuth ${decision}`, user);

@@ -193,7 +193,10 @@ fn image_uri(data: &str) -> String {
 }
 
 fn member_json(m: &Member, challenges: &[Challenge]) -> Value {
-    let updated_at = m.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    // To the microsecond, as stored: a member just written and the same member read back agree.
+    let at = m.updated_at;
+    let at = at.replace_nanosecond(at.nanosecond() / 1000 * 1000).unwrap_or(at);
+    let updated_at = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     json!({
         "updated_at": updated_at,
         "guid": m.guid.as_str(),
