@@ -767,6 +767,9 @@ try {
     const user = await newUser("back");
     const w = await openWidget(context, (await widgetUrl(user)).url);
     await waitEvent(w, "onLoaded", { initial_step: "search" });
+    const pinged = w.page.waitForRequest((r) => r.url().includes("/connect/api/ping"), { timeout: WAIT });
+    await w.page.evaluate(() => window.__widget.ping());
+    step("ping: the SDK's ping() renews the widget session (POST api/ping)", (await pinged).method() === "POST");
     const atRoot = await w.page.evaluate(() => window.__widget.navigateBack());
     step("back: navigateBack() at the search answers did_go_back false", atRoot === false, atRoot);
     let since = await chooseInstitution(w, "MX Bank", MX_BANK_RESULT);

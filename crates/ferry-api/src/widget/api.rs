@@ -26,6 +26,7 @@ use crate::extract::{JsonBody, Path, QueryParams};
 
 pub(super) fn routes() -> Router<WidgetState> {
     Router::new()
+        .route("/connect/api/ping", post(ping))
         .route("/connect/api/institutions", get(institutions))
         .route("/connect/api/institutions/{institution}", get(institution))
         .route("/connect/api/members", get(members).post(create_member))
@@ -237,6 +238,13 @@ fn credentials_in(creds: Vec<CredentialIn>) -> Vec<SubmittedCredential> {
             value: Secret::new(c.value.unwrap_or_default()),
         })
         .collect()
+}
+
+/// The host's keep-alive (MX's `ping`): the session extractor has renewed the session.
+async fn ping(Session(_): Session) -> Answer {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 async fn institutions(State(st): State<WidgetState>, Session(w): Session, q: QueryParams) -> Answer {

@@ -60,6 +60,12 @@ fn token(config: &Value) -> String {
     config["session_token"].as_str().expect("session token").to_owned()
 }
 
+/// Creates an MX Bank member through the widget's API with `mxuser` and `password`.
+async fn connect(app: &TestApp, token: &str, password: &str) -> Reply {
+    let body = json!({ "institution_guid": MXBANK_GUID, "credentials": credentials(password) });
+    api(app, token, Method::POST, "members", Some(body)).await
+}
+
 fn credentials(password: &str) -> Value {
     json!([{ "guid": LOGIN, "value": "mxuser" }, { "guid": PASSWORD, "value": password }])
 }
@@ -270,14 +276,7 @@ async fn the_widget_api_connects_a_member_for_its_session_user_only() {
         assert_eq!(fields[1]["field_type"], "PASSWORD");
 
         // A member with credentials, connected by the worker.
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("password") })),
-        )
-        .await;
+        let r = connect(&app, &t, "password").await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         assert!(!r.body.to_string().contains("mxuser"), "no credential value comes back: {r:?}");
         let guid = r.body["member"]["guid"].as_str().unwrap().to_owned();
@@ -313,14 +312,7 @@ async fn the_widget_api_connects_a_member_for_its_session_user_only() {
         assert!(!r.body.to_string().contains("account_number\""), "{r:?}");
 
         // The same credentials again: 409 naming the existing member.
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("password") })),
-        )
-        .await;
+        let r = connect(&app, &t, "password").await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
         assert_eq!(r.body["error"]["member_guid"], guid.as_str());
 
@@ -347,7 +339,9 @@ async fn the_widget_api_connects_a_member_for_its_session_user_only() {
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
         assert_eq!(api(&app, &t, Method::GET, &format!("members/{guid}"), None).await.status, StatusCode::NOT_FOUND);
 
-        // The session lives 30 minutes past its last call.
+        // The session lives 30 minutes past its last call; the host's ping renews it.
+        app.clock.advance(ferry_core::WIDGET_SESSION_TTL - time::Duration::seconds(5));
+        assert_eq!(api(&app, &t, Method::POST, "ping", None).await.status, StatusCode::NO_CONTENT);
         app.clock.advance(ferry_core::WIDGET_SESSION_TTL - time::Duration::seconds(5));
         assert_eq!(api(&app, &t, Method::GET, "members", None).await.status, StatusCode::OK);
         app.clock.advance(ferry_core::WIDGET_SESSION_TTL + time::Duration::seconds(1));
@@ -363,14 +357,7 @@ async fn mfa_denied_credentials_and_the_submission_limit() {
         let t = token(&session(&app, &user, json!({ "widget_type": "connect_widget" })).await);
 
         // Options MFA: the challenge reaches the widget with its options; the right one connects.
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("options") })),
-        )
-        .await;
+        let r = connect(&app, &t, "options").await;
         let guid = r.body["member"]["guid"].as_str().unwrap().to_owned();
         app.work().await;
         let r = api(&app, &t, Method::GET, &format!("members/{guid}"), None).await;
@@ -393,14 +380,7 @@ async fn mfa_denied_credentials_and_the_submission_limit() {
         assert_eq!(r.body["member"]["challenges"], json!([]));
 
         // An image challenge comes as a data: URI.
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("image") })),
-        )
-        .await;
+        let r = connect(&app, &t, "image").await;
         let image_member = r.body["member"]["guid"].as_str().unwrap().to_owned();
         app.work().await;
         let r = api(&app, &t, Method::GET, &format!("members/{image_member}"), None).await;
@@ -462,14 +442,7 @@ async fn verification_mode_lists_verifying_institutions_and_runs_a_verification(
         let listed = r.body["institutions"].as_array().unwrap();
         assert!(!listed.is_empty());
         assert!(listed.iter().all(|i| i["supports_verification"] == true), "{r:?}");
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("password") })),
-        )
-        .await;
+        let r = connect(&app, &t, "password").await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         let guid = MemberGuid::parse(r.body["member"]["guid"].as_str().unwrap()).unwrap();
         let job = app.service.db().active_job(&guid).await.unwrap().expect("a job");
@@ -578,14 +551,7 @@ async fn products_choose_the_jobs_and_sessions_end() {
         let config = session(&app, &user, json!({ "widget_type": "connect_widget", "include_transactions": false })).await;
         assert_eq!(config["follow_up"], Value::Null);
         let t = token(&config);
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("balance-only") })),
-        )
-        .await;
+        let r = connect(&app, &t, "balance-only").await;
         let guid = MemberGuid::parse(r.body["member"]["guid"].as_str().unwrap()).unwrap();
         assert_eq!(app.service.db().active_job(&guid).await.unwrap().unwrap().job_type, JobType::Balance);
         assert!(r.body["member"]["updated_at"].is_string());
@@ -612,14 +578,7 @@ async fn products_choose_the_jobs_and_sessions_end() {
 
         // New credentials for a verification member verify again.
         let t = token(&session(&app, &user, json!({ "widget_type": "connect_widget", "mode": "verification" })).await);
-        let r = api(
-            &app,
-            &t,
-            Method::POST,
-            "members",
-            Some(json!({ "institution_guid": MXBANK_GUID, "credentials": credentials("DENIED") })),
-        )
-        .await;
+        let r = connect(&app, &t, "DENIED").await;
         let denied = r.body["member"]["guid"].as_str().unwrap().to_owned();
         app.work().await;
         let r = api(&app, &t, Method::PUT, &format!("members/{denied}"), Some(json!({ "credentials": credentials("fine") })))

@@ -31,6 +31,7 @@ const st = {
   timers: new Set(),
   back: null, // what "go back a step" does on this screen (Back button, host navigation)
   followed: {}, // members whose follow-up job (cfg.follow_up) was started
+  pingedAt: 0, // when the host's last ping renewed the session
   loaded: false,
   lastStatus: {}, // member guid -> last connection_status id seen while polling
   inst: {}, // institution guid -> {institution, credentials}
@@ -1162,6 +1163,10 @@ function onMessage(ev) {
       // The SDK's navigateBack() waits for this answer: false at a step with nowhere to go back to.
       const went = st.back ? st.back() !== false : false;
       post("navigation", { did_go_back: went });
+    } else if (d.type === "ping" && Date.now() - st.pingedAt > 60000) {
+      // MX's keep-alive: renews the session (at most once a minute) while the user stays put.
+      st.pingedAt = Date.now();
+      api("POST", "ping").catch(() => {});
     }
     return;
   }
