@@ -101,6 +101,12 @@ pub(crate) fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
+/// Whether `s` can be one of our random tokens (a state, a code): anything else names nothing,
+/// and is never sent to the database (PostgreSQL refuses NUL in text).
+pub(crate) fn token_like(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 256 && !s.contains('\0')
+}
+
 pub(crate) fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
@@ -205,6 +211,9 @@ impl Service {
         let expired = || {
             OAuthPageError::new(410, "This link has expired or was already used. Go back to the app and start again.")
         };
+        if !token_like(state) {
+            return Err(expired());
+        }
         let s = self.db().get_oauth_state(state).await.map_err(Error::from)?.ok_or_else(expired)?;
         if !self.db().open_oauth_state(state, self.now()).await.map_err(Error::from)? {
             return Err(expired());
@@ -258,6 +267,9 @@ impl Service {
                 "This sign-in has expired or was already completed. Go back to the app and start again.",
             )
         };
+        if !token_like(state) {
+            return Err(invalid());
+        }
         let s = self.db().get_oauth_state(state).await.map_err(Error::from)?.ok_or_else(invalid)?;
         if !self.db().complete_oauth_state(state, self.now()).await.map_err(Error::from)? {
             return Err(invalid());

@@ -115,6 +115,9 @@ impl Service {
         match r.grant_type.as_deref() {
             Some("authorization_code") => {
                 let code = r.code.as_deref().ok_or_else(|| token_error("invalid_request", "code is required"))?;
+                if !crate::oauth::token_like(code) {
+                    return Err(token_error("invalid_grant", "the code is unknown, expired or already used"));
+                }
                 let verifier = r
                     .code_verifier
                     .as_deref()
