@@ -79,12 +79,13 @@ impl Service {
         &self,
         client: &Client,
         iso: &[String],
+        products: &[ferry_domain::Product],
         page: PageRequest,
     ) -> Result<Page<Institution>> {
         for c in iso {
             validate::text("iso_country_code", c, 8)?;
         }
-        Ok(self.db().list_favorite_institutions(&client.id, iso, page).await?)
+        Ok(self.db().list_favorite_institutions(&client.id, iso, products, page).await?)
     }
 
     /// Sets a client's favorites by institution code, in order.

@@ -179,11 +179,12 @@ impl Db {
     }
 
     /// The client's favorites, in the client's order; when the client has chosen none, the
-    /// visible catalog by popularity.
+    /// visible catalog by popularity. Only institutions that offer every one of `products`.
     pub async fn list_favorite_institutions(
         &self,
         client: &ClientId,
         iso_country_codes: &[String],
+        products: &[Product],
         page: PageRequest,
     ) -> Result<Page<Institution>> {
         let chosen: i64 = on_reader!(self, |conn| sqlx::query_scalar(
@@ -192,7 +193,11 @@ impl Db {
         .bind(client.as_str())
         .fetch_one(&mut *conn)
         .await)?;
-        let filter = InstitutionFilter { iso_country_codes: iso_country_codes.to_vec(), ..Default::default() };
+        let filter = InstitutionFilter {
+            iso_country_codes: iso_country_codes.to_vec(),
+            products: products.to_vec(),
+            ..Default::default()
+        };
         if chosen == 0 {
             return self.list_institutions(&filter, page).await;
         }

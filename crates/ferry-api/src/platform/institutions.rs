@@ -61,6 +61,7 @@ pub async fn favorites(
         .list_favorite_institutions(
             &client,
             &q.list("iso_country_code"),
+            &[],
             q.page(PageRequest::MAX_PER_PAGE_INSTITUTIONS)?,
         )
         .await?;

@@ -257,13 +257,7 @@ async fn institutions(State(st): State<WidgetState>, Session(w): Session, q: Que
             let filter = InstitutionFilter { name: Some(name), products, ..InstitutionFilter::default() };
             (st.service.list_institutions(&filter, page).await?.items, false)
         }
-        None => {
-            let mut list = st.service.list_favorite_institutions(&w.client, &[], page).await?.items;
-            if verification {
-                list.retain(|i| i.supports(Product::AccountVerification));
-            }
-            (list, true)
-        }
+        None => (st.service.list_favorite_institutions(&w.client, &[], &products, page).await?.items, true),
     };
     let items: Vec<Value> = items.iter().filter(|i| !i.is_hidden).map(institution_json).collect();
     ok(json!({ "institutions": items, "favorites": favorites }))

@@ -442,6 +442,12 @@ async fn verification_mode_lists_verifying_institutions_and_runs_a_verification(
         let listed = r.body["institutions"].as_array().unwrap();
         assert!(!listed.is_empty());
         assert!(listed.iter().all(|i| i["supports_verification"] == true), "{r:?}");
+        // Favorites too, filtered in the query (a page is not shortened after the fact).
+        app.service.set_favorite_institutions(&app.client, &["simplefin".into(), MXBANK.into()]).await.unwrap();
+        let r = api(&app, &t, Method::GET, "institutions", None).await;
+        let codes: Vec<&str> =
+            r.body["institutions"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, [MXBANK], "{r:?}");
         let r = connect(&app, &t, "password").await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         let guid = MemberGuid::parse(r.body["member"]["guid"].as_str().unwrap()).unwrap();
