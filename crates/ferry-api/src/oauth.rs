@@ -38,7 +38,8 @@ fn pairs(raw: &[u8]) -> HashMap<String, String> {
     out
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe for HTML (element content and quoted attributes).
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 

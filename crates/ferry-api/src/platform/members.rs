@@ -49,8 +49,10 @@ struct DataRequest {
     products: Option<Vec<String>>,
 }
 
+/// A credential or an MX answer as sent: `{guid, value}`, either possibly missing (the core says
+/// which is wrong). The Connect widget's API takes the same.
 #[derive(Deserialize)]
-struct CredentialIn {
+pub(crate) struct CredentialIn {
     guid: Option<String>,
     value: Option<String>,
 }
@@ -72,7 +74,7 @@ struct UpdateFields {
     skip_aggregation: Option<bool>,
 }
 
-fn credentials_in(creds: Vec<CredentialIn>) -> Vec<SubmittedCredential> {
+pub(crate) fn credentials_in(creds: Vec<CredentialIn>) -> Vec<SubmittedCredential> {
     creds
         .into_iter()
         .map(|c| SubmittedCredential {

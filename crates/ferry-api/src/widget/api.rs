@@ -15,14 +15,16 @@ use axum::routing::{get, post, put};
 use ferry_core::{
     AccountFilter, Error, InstitutionFilter, InstitutionRef, MemberPatch, MemberRef, UserRef, WidgetMode, WidgetSession,
 };
-use ferry_domain::{Challenge, Institution, InstitutionCredential, JobType, Member, PageRequest, Product, Secret};
-use ferry_domain::{ConnectionStatus, SubmittedCredential};
+use ferry_domain::{
+    Challenge, ConnectionStatus, Institution, InstitutionCredential, JobType, Member, PageRequest, Product,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::WidgetState;
 use crate::ApiError;
 use crate::extract::{JsonBody, Path, QueryParams};
+use crate::platform::members::{CredentialIn, credentials_in};
 
 pub(super) fn routes() -> Router<WidgetState> {
     Router::new()
@@ -222,22 +224,6 @@ async fn member_body(st: &WidgetState, m: &Member) -> Answer {
         Vec::new()
     };
     ok(json!({ "member": member_json(m, &challenges) }))
-}
-
-#[derive(Deserialize)]
-struct CredentialIn {
-    guid: Option<String>,
-    value: Option<String>,
-}
-
-fn credentials_in(creds: Vec<CredentialIn>) -> Vec<SubmittedCredential> {
-    creds
-        .into_iter()
-        .map(|c| SubmittedCredential {
-            guid: c.guid.unwrap_or_default(),
-            value: Secret::new(c.value.unwrap_or_default()),
-        })
-        .collect()
 }
 
 /// The host's keep-alive (MX's `ping`): the session extractor has renewed the session.

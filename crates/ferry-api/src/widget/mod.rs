@@ -17,6 +17,7 @@ use ferry_core::{Error, Service, WidgetSession};
 use serde_json::{Value, json};
 
 use crate::extract::Path;
+use crate::oauth::escape;
 
 const SCRIPT: &str = include_str!("assets/widget.js");
 const STYLE: &str = include_str!("assets/widget.css");
@@ -128,10 +129,6 @@ fn strings(locale: &str) -> &'static Value {
         "fr-CA" => &all[2],
         _ => &all[0],
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// JSON safe inside a `<script type="application/json">` element: `<`, `>` and `&` only occur
